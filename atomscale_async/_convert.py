@@ -1,0 +1,233 @@
+"""The SDK's one private cattrs converter: strict JSON -> attrs models and back.
+
+Strict where the API is typed: numbers must be JSON numbers (no ``"1.5"``, no
+``true``, no ``1.9`` for an integer), strings must be strings, objects must be
+objects. Unknown fields are ignored, so a newer server may add fields freely.
+Timestamps become timezone-aware ``datetime`` (a naive one is taken as UTC).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import orjson
+from cattrs.cols import list_structure_factory
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
+from cattrs.v import format_exception
+
+from ._arrays import FloatArray, describe, first_non_number, pack_numbers
+from ._errors import ResponseValidationError
+
+__all__ = ["decode", "dumps", "structure", "structure_input", "unstructure"]
+
+T = TypeVar("T")
+
+# Whether a boolean may hide in a numeric array. ``struct.pack("d")`` accepts
+# ``True`` as 1.0, and checking every element's type costs more than decoding;
+# a body without the bytes ``true``/``false`` cannot hold a boolean, so the
+# per-element check runs only for bodies that do.
+_BOOLS_POSSIBLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "_BOOLS_POSSIBLE", default=True
+)
+
+
+class _Invalid(ValueError):
+    """A value of the wrong JSON type; the message says what was found."""
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _expect(kind: str, value: object) -> _Invalid:
+    return _Invalid(f"expected {kind}, got {describe(value)}")
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if type(value) is int:
+        return value
+    raise _expect("an integer", value)
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise _expect("a number", value)
+
+
+def _structure_str(value: Any, _: type) -> str:
+    if type(value) is str:
+        return value
+    raise _expect("a string", value)
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if type(value) is bool:
+        return value
+    raise _expect("a boolean", value)
+
+
+def _structure_any(value: Any, _: type) -> Any:
+    return value
+
+
+def _structure_datetime(value: Any, _: type) -> dt.datetime:
+    if type(value) is not str:
+        raise _expect("an ISO 8601 timestamp string", value)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _Invalid(f"expected an ISO 8601 timestamp, got {value[:40]!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _structure_float_array(value: Any, _: type) -> FloatArray:
+    if type(value) is not list:
+        raise _expect("an array of numbers", value)
+    if _BOOLS_POSSIBLE.get():
+        bad = first_non_number(value)
+        if bad is not None:
+            raise _Invalid(f"element [{bad}] is {describe(value[bad])}, expected a JSON number")
+    try:
+        return pack_numbers(value)
+    except (TypeError, OverflowError) as exc:
+        raise _Invalid(str(exc)) from None
+
+
+def _is_dict_type(type_: Any) -> bool:
+    return typing.get_origin(type_) is dict
+
+
+def _dict_hook(type_: Any) -> Callable[[Any, type], Any]:
+    _key, value_type = typing.get_args(type_) or (str, Any)
+    if value_type is Any:
+
+        def structure_object(value: Any, _: type) -> dict[str, Any]:
+            if type(value) is dict:
+                return value
+            raise _expect("an object", value)
+
+        return structure_object
+
+    value_hook = converter.get_structure_hook(value_type)
+
+    def structure_mapping(value: Any, _: type) -> dict[str, Any]:
+        if type(value) is not dict:
+            raise _expect("an object", value)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            try:
+                out[key] = value_hook(item, value_type)
+            except _Invalid as exc:
+                raise _Invalid(f"{exc} at key {key!r}") from None
+        return out
+
+    return structure_mapping
+
+
+def _is_list_type(type_: Any) -> bool:
+    return typing.get_origin(type_) is list
+
+
+def _list_hook(type_: Any) -> Callable[[Any, type], Any]:
+    # cattrs' own list hook collects per-element errors with their index; it
+    # accepts any iterable (a string becomes its characters), so check first.
+    generic = list_structure_factory(type_, converter)
+
+    def structure_list(value: Any, type__: type) -> Any:
+        if type(value) is not list:
+            raise _expect("an array", value)
+        return generic(value, type__)
+
+    return structure_list
+
+
+def _attrs_hook(cls: type) -> Callable[[Any, type], Any]:
+    generated = make_dict_structure_fn(cls, converter)
+
+    def structure_model(value: Any, type_: type) -> Any:
+        if type(value) is not dict:
+            raise _expect("an object", value)
+        return generated(value, type_)
+
+    return structure_model
+
+
+def _attrs_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
+    omit_none = getattr(cls, "_omit_none", False)
+    if not omit_none:
+        return make_dict_unstructure_fn(cls, converter)
+    return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
+
+
+converter = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(dt.datetime, _structure_datetime)
+converter.register_structure_hook(FloatArray, _structure_float_array)
+converter.register_structure_hook_func(lambda t: t is Any, _structure_any)
+converter.register_structure_hook_factory(_is_dict_type, _dict_hook)
+converter.register_structure_hook_factory(_is_list_type, _list_hook)
+converter.register_structure_hook_factory(attrs.has, _attrs_hook)
+converter.register_unstructure_hook(FloatArray, FloatArray.tolist)
+converter.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
+converter.register_unstructure_hook_factory(attrs.has, _attrs_unstructure_hook)
+
+
+def structure(data: Any, cl: type[T], endpoint: str, *, bools_possible: bool = True) -> T:
+    """Structure decoded JSON into ``cl``, or raise ResponseValidationError."""
+    token = _BOOLS_POSSIBLE.set(bools_possible)
+    try:
+        return converter.structure(data, cl)
+    except Exception as exc:
+        raise ResponseValidationError(
+            endpoint, cattrs.transform_error(exc, path="$", format_exception=_format)
+        ) from None
+    finally:
+        _BOOLS_POSSIBLE.reset(token)
+
+
+def decode(content: bytes, cl: type[T], endpoint: str) -> T:
+    """Decode a JSON body and structure it into ``cl``, or raise ResponseValidationError."""
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        preview = content[:60].decode("utf-8", "replace")
+        raise ResponseValidationError(
+            endpoint, [f"the body is not JSON ({exc}; starts with {preview!r}) @ $"]
+        ) from None
+    return structure(data, cl, endpoint, bools_possible=b"true" in content or b"false" in content)
+
+
+def structure_input(data: Any, cl: type[T], argument: str) -> T:
+    """Structure a user's plain dict into an input model, or raise ValueError naming the field."""
+    if isinstance(data, cl):
+        return data
+    try:
+        return converter.structure(data, cl)
+    except Exception as exc:
+        lines = cattrs.transform_error(exc, path=argument, format_exception=_format)
+        raise ValueError(f"invalid {argument}: " + "; ".join(lines)) from None
+
+
+def unstructure(obj: Any) -> Any:
+    """Convert a model (or a list of models) to plain JSON-ready data."""
+    return converter.unstructure(obj)
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialize a model or plain data to JSON bytes."""
+    return orjson.dumps(converter.unstructure(obj))

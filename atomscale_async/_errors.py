@@ -1,0 +1,212 @@
+"""The exception tree of the SDK and the HTTP status -> exception map."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AtomscaleError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkFetchError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "UnprocessableEntityError",
+    "status_error",
+]
+
+
+class AtomscaleError(Exception):
+    """Base class of every error the SDK raises."""
+
+
+class APIConnectionError(AtomscaleError):
+    """The server could not be reached, or the connection failed mid-request.
+
+    Attributes:
+        method: The HTTP method of the failed request.
+        url: The URL of the failed request (never carries the API key).
+    """
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connecting, reading, or the whole call's deadline)."""
+
+
+class APIStatusError(AtomscaleError):
+    """The server answered with an error status (4xx or 5xx).
+
+    Attributes:
+        status_code: The HTTP status code.
+        body: The decoded JSON body, or the raw text when it is not JSON.
+        request_id: The server's request id (``x-request-id``), if any.
+        method: The HTTP method of the request.
+        url: The URL of the request.
+        headers: The response headers.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: object,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.method = method
+        self.url = url
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.request_id = request_id
+
+
+class BadRequestError(APIStatusError):
+    """400: the server refused the request as malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the API key may not access this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the resource (e.g. a data id) does not exist."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request body failed the server's validation."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class ResponseValidationError(AtomscaleError):
+    """A response did not fit the API description (missing field, wrong type, not JSON).
+
+    Attributes:
+        endpoint: The endpoint that answered, e.g. ``GET /oes/{data_id}``.
+        errors: One ``message @ $.path`` line per problem found.
+    """
+
+    def __init__(self, endpoint: str, errors: list[str]) -> None:
+        shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+        super().__init__(f"{endpoint} answered a response that does not fit its model: {shown}")
+        self.endpoint = endpoint
+        self.errors = errors
+
+
+class BulkFetchError(AtomscaleError):
+    """Some ids of a bulk fetch failed; every id was still attempted.
+
+    Attributes:
+        results: Every success, by data id.
+        errors: Every failure, by data id.
+    """
+
+    def __init__(self, results: dict[str, Any], errors: dict[str, Exception]) -> None:
+        n_err = len(errors)
+        first = next(iter(errors.items()), None)
+        detail = f"; first: {first[0]}: {type(first[1]).__name__}: {first[1]}" if first else ""
+        super().__init__(
+            f"{n_err} of {n_err + len(results)} data ids failed{detail}. "
+            "Successes are in .results, failures in .errors."
+        )
+        self.results = results
+        self.errors = errors
+
+
+_HINTS: dict[int, tuple[type[APIStatusError], str]] = {
+    400: (BadRequestError, "the server refused the request as malformed"),
+    401: (
+        AuthenticationError,
+        "the API key was refused; check ATOMSCALE_API_KEY or the api_key argument",
+    ),
+    403: (PermissionDeniedError, "this API key may not access the resource"),
+    404: (NotFoundError, "not found; check the id"),
+    409: (ConflictError, "the request conflicts with the resource's state"),
+    422: (UnprocessableEntityError, "the server rejected the request body"),
+    429: (RateLimitError, "rate limited; slow down or retry later"),
+}
+
+
+def status_error(
+    *,
+    status_code: int,
+    body: object,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    request_id: str | None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the exception for an error status, with a message that says what to do."""
+    if status_code >= 500:
+        cls: type[APIStatusError] = InternalServerError
+        hint = "the server failed; retry later"
+    else:
+        cls, hint = _HINTS.get(status_code, (APIStatusError, "the request failed"))
+    detail = _detail(body)
+    message = f"{method} {url} -> {status_code}: {hint}"
+    if detail:
+        message += f" (server said: {detail})"
+    if request_id:
+        message += f" [request id {request_id}]"
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "body": body,
+        "method": method,
+        "url": url,
+        "headers": headers,
+        "request_id": request_id,
+    }
+    if cls is RateLimitError:
+        if retry_after is not None:
+            message += f"; retry after {retry_after:g} s"
+        return RateLimitError(message, retry_after=retry_after, **kwargs)
+    return cls(message, **kwargs)
+
+
+def _detail(body: object) -> str:
+    if isinstance(body, dict):
+        body = body.get("detail", body.get("message", body))
+    text = body if isinstance(body, str) else repr(body)
+    text = " ".join(text.split())
+    return text[:300] + ("..." if len(text) > 300 else "")
