@@ -1,0 +1,81 @@
+"""atomscale-async: an async-first Python SDK for the Atomscale materials-data API.
+
+Example:
+    >>> from atomscale_async import AsyncClient
+    >>> async with AsyncClient() as client:  # doctest: +SKIP
+    ...     results = await client.get(data_ids=ids)
+"""
+
+from ._arrays import FloatArray
+from ._client import AsyncClient
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AtomscaleError,
+    AuthenticationError,
+    BadRequestError,
+    BulkFetchError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseValidationError,
+    UnprocessableEntityError,
+)
+from ._generated.models import (
+    CharSourceType,
+    ConstraintMode,
+    DataEntry,
+    DetectedPeak,
+    OESResult,
+    SIMSDepthProfile,
+    SIMSResult,
+    SynthesisInstrument,
+    SynthSourceType,
+    TargetMaterial,
+    TargetMaterialCreate,
+    TargetMaterialLayerCreate,
+    TargetMaterialSample,
+    TargetMaterialSampleCreate,
+)
+from ._model import Model
+from ._sync import Client
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AtomscaleError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkFetchError",
+    "CharSourceType",
+    "Client",
+    "ConflictError",
+    "ConstraintMode",
+    "DataEntry",
+    "DetectedPeak",
+    "FloatArray",
+    "InternalServerError",
+    "Model",
+    "NotFoundError",
+    "OESResult",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "SIMSDepthProfile",
+    "SIMSResult",
+    "SynthSourceType",
+    "SynthesisInstrument",
+    "TargetMaterial",
+    "TargetMaterialCreate",
+    "TargetMaterialLayerCreate",
+    "TargetMaterialSample",
+    "TargetMaterialSampleCreate",
+    "UnprocessableEntityError",
+    "__version__",
+]

@@ -5,14 +5,19 @@ from __future__ import annotations
 import array
 import struct
 from collections.abc import Iterable
-from typing import Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, SupportsIndex
 
 __all__ = ["FloatArray"]
+
+if TYPE_CHECKING:
+    _FloatArrayBase = array.array[float]
+else:  # array.array is not subscriptable at run time before Python 3.12
+    _FloatArrayBase = array.array
 
 _PREVIEW = 3
 
 
-class FloatArray(array.array[float]):
+class FloatArray(_FloatArrayBase):
     """A compact sequence of 64-bit floats (an ``array.array('d')`` subclass).
 
     Every numeric array of a model (``OESResult.wavelengths``,
@@ -31,7 +36,7 @@ class FloatArray(array.array[float]):
     __slots__ = ()
 
     def __new__(cls, values: Iterable[float] | bytes = ()) -> FloatArray:
-        return super().__new__(cls, "d", values)
+        return super().__new__(cls, "d", values)  # type: ignore[return-value]
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
         return (type(self)._from_bytes, (self.tobytes(),))

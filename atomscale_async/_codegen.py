@@ -151,7 +151,11 @@ class Generator:
         mixins = sorted(n for n, s in self.schemas.items() if s.get("x-mixin"))
         if mixins:
             lines.append(f"from .._mixins import {', '.join(m + 'Mixin' for m in mixins)}")
-        names = [n for n, s in self.schemas.items() if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"]
+        names = [
+            n
+            for n, s in self.schemas.items()
+            if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"
+        ]
         enums = self._enums()
         exported = sorted([*names, *enums])
         lines += ["", "__all__ = [", *[f'    "{n}",' for n in exported], "]", ""]
@@ -159,7 +163,9 @@ class Generator:
             lines += ["", f"class {enum_name}:"]
             lines.append(f'    """Known values of the open enumeration {description}.')
             lines.append("")
-            lines.append("    Fields keep plain ``str``: a newer server may send a value not listed here.")
+            lines.append(
+                "    Fields keep plain ``str``: a newer server may send a value not listed here."
+            )
             lines.append('    """')
             lines.append("")
             for value in values:
@@ -182,7 +188,10 @@ class Generator:
         schema = self.schemas[name]
         required = set(schema.get("required", []))
         bases = ([f"{name}Mixin"] if schema.get("x-mixin") else []) + ["Model"]
-        lines = ["@attrs.frozen(kw_only=True, unsafe_hash=False)", f"class {name}({', '.join(bases)}):"]
+        lines = [
+            "@attrs.frozen(kw_only=True, unsafe_hash=False)",
+            f"class {name}({', '.join(bases)}):",
+        ]
         doc = [schema.get("description", name), ""]
         if name in self.input_models:
             doc += ["Fields left as ``None`` are omitted from the request body.", ""]
@@ -240,7 +249,9 @@ class Generator:
         body_lines: list[str] = []
         body = op.get("requestBody")
         if body:
-            body_schema = self.schemas[_ref_name(body["content"]["application/json"]["schema"]) or ""]
+            body_schema = self.schemas[
+                _ref_name(body["content"]["application/json"]["schema"]) or ""
+            ]
             body_name = _ref_name(body["content"]["application/json"]["schema"])
             required = set(body_schema.get("required", []))
             params.append("*")
@@ -266,7 +277,9 @@ class Generator:
                     params.append(f"{field}: {annotation} | None = None")
                     value = f"None if {field} is None else {value}"
                 args.append(f"{field}={value}")
-                desc = sub.get("description") or (self.schemas[ref].get("description", "") if ref else "")
+                desc = sub.get("description") or (
+                    self.schemas[ref].get("description", "") if ref else ""
+                )
                 if item_ref and not sub.get("description"):
                     desc = self.schemas[item_ref].get("description", "")
                 suffix = " A plain dict works too." if (ref or item_ref) else ""
@@ -283,14 +296,18 @@ class Generator:
         rel = path.lstrip("/")
         if "{" not in rel:
             return f'"{rel}"', False
-        return "f\"" + re.sub(r"\{(\w+)\}", r"{_segment(\1, '\1')}", rel) + '"', True
+        return 'f"' + re.sub(r"\{(\w+)\}", r"{_segment(\1, '\1')}", rel) + '"', True
 
     def _method_doc(self, op: Schema, docs: list[str], returns: str) -> list[str]:
         out = [op.get("summary", op["operationId"])]
         if docs:
             out += ["", "Args:"] + [f"    {d}" for d in docs]
         out += ["", "Returns:", f"    {returns}."]
-        out += ["", "Raises:", "    APIStatusError: The server answered an error status (a subclass per status)."]
+        out += [
+            "",
+            "Raises:",
+            "    APIStatusError: The server answered an error status (a subclass per status).",
+        ]
         out += ["    APIConnectionError: The server could not be reached or the request timed out."]
         out += ["    ResponseValidationError: The response does not fit the model."]
         return out
@@ -312,7 +329,9 @@ class Generator:
             "from .models import (",
         ]
         model_names = sorted(
-            n for n, s in self.schemas.items() if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"
+            n
+            for n, s in self.schemas.items()
+            if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"
         )
         lines += [f"    {n}," for n in model_names] + [")", ""]
         lines += [
@@ -346,8 +365,17 @@ class Generator:
         groups = self._grouped()
         for attribute, ops in groups.items():
             cls = f"Async{_camel(attribute)}"
-            lines += ["", f"class {cls}:", f'    """``client.{attribute}``: {self._group_doc(ops)}"""', ""]
-            lines += ["    def __init__(self, client: RequestSender) -> None:", "        self._client = client", ""]
+            lines += [
+                "",
+                f"class {cls}:",
+                f'    """``client.{attribute}``: {self._group_doc(ops)}"""',
+                "",
+            ]
+            lines += [
+                "    def __init__(self, client: RequestSender) -> None:",
+                "        self._client = client",
+                "",
+            ]
             for path, method, op in ops:
                 lines += self._async_method(path, method, op)
         lines += ["", "class AsyncResources:", '    """The API areas of an ``AsyncClient``."""', ""]
@@ -377,7 +405,9 @@ class Generator:
                 pname = param["name"]
                 if param["schema"].get("type") == "array":
                     out.append(f"        if isinstance({pname}, str):")
-                    out.append(f'            raise TypeError("{pname} must be a sequence of strings, not a string")')
+                    out.append(
+                        f'            raise TypeError("{pname} must be a sequence of strings, not a string")'
+                    )
                     out.append(f'        params += [("{pname}", _text(v)) for v in {pname}]')
                 else:
                     out.append(f'        params.append(("{pname}", _text({pname})))')
@@ -418,9 +448,15 @@ class Generator:
             "from .models import (",
         ]
         model_names = sorted(
-            n for n, s in self.schemas.items() if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"
+            n
+            for n, s in self.schemas.items()
+            if s.get("type") == "object" and s.get("properties") and n != "ErrorBody"
         )
-        lines += [f"    {n}," for n in model_names] + [")", "from .resources import AsyncResources", ""]
+        lines += [f"    {n}," for n in model_names] + [
+            ")",
+            "from .resources import AsyncResources",
+            "",
+        ]
         lines += [
             '_T = TypeVar("_T")',
             "",
@@ -437,8 +473,17 @@ class Generator:
         groups = self._grouped()
         for attribute, ops in groups.items():
             cls = _camel(attribute)
-            lines += ["", f"class {cls}:", f'    """``client.{attribute}``: {self._group_doc(ops)}"""', ""]
-            lines += ["    def __init__(self, client: Runner) -> None:", "        self._client = client", ""]
+            lines += [
+                "",
+                f"class {cls}:",
+                f'    """``client.{attribute}``: {self._group_doc(ops)}"""',
+                "",
+            ]
+            lines += [
+                "    def __init__(self, client: Runner) -> None:",
+                "        self._client = client",
+                "",
+            ]
             for _path, _method, op in ops:
                 params, docs, _body, returns = self._signature(op)
                 name = op["x-sdk-resource"]["method"]
@@ -477,10 +522,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if the files on disk differ")
     args = parser.parse_args(argv)
     files = render()
-    stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text(encoding="utf-8") != text]
+    stale = [
+        n
+        for n, text in files.items()
+        if not (OUT / n).exists() or (OUT / n).read_text(encoding="utf-8") != text
+    ]
     if args.check:
         for name in stale:
-            print(f"drift: atomscale_async/_generated/{name} differs from openapi.yaml", file=sys.stderr)
+            print(
+                f"drift: atomscale_async/_generated/{name} differs from openapi.yaml",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     OUT.mkdir(exist_ok=True)
     for name in stale:
@@ -491,5 +543,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-

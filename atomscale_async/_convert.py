@@ -153,7 +153,7 @@ def _list_hook(type_: Any) -> Callable[[Any, type], Any]:
 
 
 def _attrs_hook(cls: type) -> Callable[[Any, type], Any]:
-    generated = make_dict_structure_fn(cls, converter)
+    generated: Callable[[Any, type], Any] = make_dict_structure_fn(cls, converter)
 
     def structure_model(value: Any, type_: type) -> Any:
         if type(value) is not dict:

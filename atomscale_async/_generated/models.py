@@ -11,8 +11,8 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from .._arrays import FloatArray
-from .._model import Model
 from .._mixins import OESResultMixin, SIMSDepthProfileMixin, SIMSResultMixin
+from .._model import Model
 
 __all__ = [
     "CharSourceType",

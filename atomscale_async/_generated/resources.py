@@ -14,7 +14,6 @@ from .._convert import decode, dumps, structure_input
 from .models import *  # noqa: F403
 from .models import (
     DataEntry,
-    DetectedPeak,
     OESResult,
     SIMSDepthProfile,
     SIMSResult,

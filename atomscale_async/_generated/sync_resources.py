@@ -11,13 +11,10 @@ from typing import Any, Protocol, TypeVar
 
 from .models import (
     DataEntry,
-    DetectedPeak,
     OESResult,
-    SIMSDepthProfile,
     SIMSResult,
     SynthesisInstrument,
     TargetMaterial,
-    TargetMaterialCreate,
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,

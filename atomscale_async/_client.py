@@ -1,0 +1,245 @@
+"""AsyncClient: configuration, lifecycle, ``with_options`` and the API areas."""
+
+from __future__ import annotations
+
+import logging
+import os
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import attrs
+import httpx
+
+from ._generated.resources import AsyncResources
+from ._retry import Clock, RateLimitGate
+from ._transport import USER_AGENT, RequestOptions, SharedState, build_http_client, request
+
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "AsyncClient"]
+
+DEFAULT_BASE_URL = "https://api.atomscale.ai/"
+#: 5 s to connect; 60 s between bytes while reading (large spectra take a while).
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_MAX_CONCURRENCY = 32
+DEFAULT_MAX_RETRY_AFTER = 60.0
+
+_logger = logging.getLogger("atomscale_async")
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("ATOMSCALE_LOG", "").strip().lower()
+    if level not in ("debug", "info") or _logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    _logger.addHandler(handler)
+    _logger.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
+
+
+def _resolve_api_key(api_key: str | None) -> str:
+    key = api_key or os.environ.get("ATOMSCALE_API_KEY") or os.environ.get("AS_API_KEY")
+    if not key:
+        raise ValueError(
+            "no API key: pass api_key=... or set the ATOMSCALE_API_KEY environment variable"
+        )
+    if not isinstance(key, str) or any(c in key for c in "\r\n"):
+        raise ValueError("api_key must be a single-line string")
+    return key
+
+
+def _resolve_base_url(base_url: str | httpx.URL | None) -> str:
+    raw = str(
+        base_url
+        or os.environ.get("ATOMSCALE_BASE_URL")
+        or os.environ.get("AS_API_ENDPOINT")
+        or DEFAULT_BASE_URL
+    )
+    url = httpx.URL(raw)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {raw!r}"
+        )
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _resolve_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if timeout is None:
+        raise ValueError("timeout=None would wait forever; pass seconds or an httpx.Timeout")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout))
+
+
+def _check_count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_seconds(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+class AsyncClient(AsyncResources):
+    """The asynchronous Atomscale client.
+
+    One client serves a whole application: it keeps a connection pool, and
+    every request it sends (single or bulk) shares one concurrency limit.
+    Use it as an async context manager, or call ``aclose()``.
+
+    Example:
+        >>> async with AsyncClient() as client:  # doctest: +SKIP
+        ...     profiles = (await client.sims.get(data_id)).depth_profiles
+
+    Args:
+        api_key: The API key; else ``ATOMSCALE_API_KEY``, else ``AS_API_KEY``.
+        base_url: The API root; else ``ATOMSCALE_BASE_URL``, else ``AS_API_ENDPOINT``,
+            else ``https://api.atomscale.ai/``. A path prefix is kept.
+        timeout: Seconds, or an ``httpx.Timeout``; defaults to 5 s connect, 60 s read.
+        max_retries: Retries after the first attempt (see the README's retry policy).
+        max_concurrency: Requests in flight at once, for the whole client; the
+            connection pool is sized to it.
+        http_client: An ``httpx.AsyncClient`` to send through instead of the
+            default one; the SDK does not close it.
+        max_retry_after: The longest ``Retry-After`` (seconds) honoured by
+            waiting; a longer one raises ``RateLimitError`` at once.
+        total_timeout: Seconds a whole call may take, retries and waits included.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        http_client: httpx.AsyncClient | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        total_timeout: float | None = None,
+    ) -> None:
+        _setup_logging()
+        key = _resolve_api_key(api_key)
+        max_concurrency = _check_count("max_concurrency", max_concurrency, 1)
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
+            )
+        options = RequestOptions(
+            timeout=_resolve_timeout(timeout),
+            max_retries=_check_count("max_retries", max_retries, 0),
+            max_retry_after=_check_seconds("max_retry_after", max_retry_after),
+            total_timeout=None
+            if total_timeout is None
+            else _check_seconds("total_timeout", total_timeout),
+        )
+        clock = Clock()
+        state = SharedState(
+            http=http_client or build_http_client(max_concurrency),
+            owns_http=http_client is None,
+            base_url=_resolve_base_url(base_url),
+            headers={"X-API-KEY": key, "User-Agent": USER_AGENT, "Accept": "application/json"},
+            limiter=anyio.CapacityLimiter(max_concurrency),
+            clock=clock,
+            gate=RateLimitGate(clock),
+        )
+        self._setup(state, options)
+
+    def _setup(self, state: SharedState, options: RequestOptions) -> None:
+        self._state = state
+        self._options = options
+        self._init_resources(self)
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is joined under."""
+        return self._state.base_url
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests this client (and its ``with_options`` copies) sends at once, at most."""
+        return int(self._state.limiter.total_tokens)
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The per-request timeout."""
+        return self._options.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._options.max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``aclose()`` was called."""
+        return self._state.closed
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        max_retry_after: float | None = None,
+        total_timeout: float | None = None,
+    ) -> Self:
+        """A client with other per-call settings that shares this one's pool and limits.
+
+        Example:
+            >>> slow = client.with_options(timeout=300, max_retries=5)
+            >>> await slow.oes.get(data_id)  # doctest: +SKIP
+        """
+        changes: dict[str, Any] = {}
+        if timeout is not None:
+            changes["timeout"] = _resolve_timeout(timeout)
+        if max_retries is not None:
+            changes["max_retries"] = _check_count("max_retries", max_retries, 0)
+        if max_retry_after is not None:
+            changes["max_retry_after"] = _check_seconds("max_retry_after", max_retry_after)
+        if total_timeout is not None:
+            changes["total_timeout"] = _check_seconds("total_timeout", total_timeout)
+        clone = object.__new__(type(self))
+        clone._setup(self._state, attrs.evolve(self._options, **changes))
+        return clone
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+    ) -> bytes:
+        return await request(
+            self._state, self._options, method, path, endpoint=endpoint, params=params, body=body
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not an ``http_client`` you passed in)."""
+        if self._state.closed:
+            return
+        self._state.closed = True
+        if self._state.owns_http:
+            await self._state.http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} "
+            f"max_concurrency={self.max_concurrency} max_retries={self.max_retries}>"
+        )

@@ -1,0 +1,239 @@
+"""Client: the blocking facade over one long-lived event-loop thread.
+
+Every ``Client`` method runs the matching ``AsyncClient`` coroutine on an
+anyio blocking portal that lives on its own daemon thread for the client's
+whole life, so pooled connections are reused between calls. It works from any
+thread, also one whose event loop is running (Jupyter, async frameworks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import CancelledError, Future
+from types import TracebackType
+from typing import Self, TypeVar
+
+import anyio
+import httpx
+from anyio.from_thread import BlockingPortal
+
+from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
+from ._generated.sync_resources import SyncResources
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+class _LoopThread:
+    """An event loop on a daemon thread, driven through a blocking portal."""
+
+    def __init__(self) -> None:
+        ready = threading.Event()
+        self.portal: BlockingPortal | None = None
+        self.error: BaseException | None = None
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                self.portal = portal
+                ready.set()
+                await portal.sleep_until_stopped()
+
+        def run() -> None:
+            try:
+                anyio.run(serve)
+            except BaseException as exc:  # pragma: no cover - reported to the caller
+                self.error = exc
+                ready.set()
+
+        # A daemon thread: a Client that is never closed must not keep the
+        # interpreter from exiting. weakref.finalize still closes it at exit.
+        self.thread = threading.Thread(target=run, name="atomscale-async-loop", daemon=True)
+        self.thread.start()
+        ready.wait()
+        if self.portal is None:
+            raise RuntimeError(f"could not start the event-loop thread: {self.error!r}")
+
+    def stop(self) -> None:
+        portal = self.portal
+        if portal is None or not self.thread.is_alive():
+            return
+        if threading.current_thread() is self.thread:
+            raise RuntimeError("a Client cannot be closed from its own event-loop thread")
+        with contextlib.suppress(RuntimeError):  # already stopped
+            portal.call(portal.stop, True)
+        self.thread.join(timeout=10)
+
+
+def _shutdown(loop: _LoopThread, client: AsyncClient) -> None:
+    portal = loop.portal
+    if portal is not None and loop.thread.is_alive():
+        with contextlib.suppress(Exception):  # best effort at exit
+            portal.call(client.aclose)
+    loop.stop()
+
+
+class Client(SyncResources):
+    """The blocking Atomscale client: the same API as ``AsyncClient``, without ``await``.
+
+    Example:
+        >>> with Client() as client:  # doctest: +SKIP
+        ...     client.sims.get(data_id).depth_profiles
+
+    Takes the same arguments as ``AsyncClient``; its ``http_client`` (an
+    ``httpx.AsyncClient``) is driven on the client's own event-loop thread.
+    Safe to share between threads. Ctrl-C during a call cancels it.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | httpx.URL | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        http_client: httpx.AsyncClient | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        total_timeout: float | None = None,
+    ) -> None:
+        client = AsyncClient(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_concurrency=max_concurrency,
+            http_client=http_client,
+            max_retry_after=max_retry_after,
+            total_timeout=total_timeout,
+        )
+        loop = _LoopThread()
+        self._setup(client, loop)
+        self._finalizer = weakref.finalize(self, _shutdown, loop, client)
+
+    def _setup(self, client: AsyncClient, loop: _LoopThread) -> None:
+        self._parent: Client | None = None
+        self._async = client
+        self._loop = loop
+        self._init_resources(self)
+
+    @property
+    def _async_client(self) -> AsyncClient:
+        return self._async
+
+    def _run(self, call: Callable[[], Awaitable[T]]) -> T:
+        portal = self._loop.portal
+        if self._async.is_closed or portal is None or not self._loop.thread.is_alive():
+            raise RuntimeError("this client is closed; create a new one")
+        if threading.current_thread() is self._loop.thread:
+            raise RuntimeError("a Client method was called from its own event-loop thread")
+
+        async def run() -> T:
+            return await call()
+
+        future: Future[T] = portal.start_task_soon(run)
+        try:
+            return future.result()
+        except BaseException:
+            # Ctrl-C (or any exception raised in this thread while waiting):
+            # cancel the coroutine instead of leaving it running.
+            if not future.done():
+                future.cancel()
+                with contextlib.suppress(CancelledError, TimeoutError):
+                    future.exception(timeout=5)
+            raise
+
+    def _iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """Drive an async iterator on the loop thread as a plain iterator."""
+        iterator: AsyncIterator[T] | None = None
+
+        async def start() -> AsyncIterator[T]:
+            return make()
+
+        iterator = self._run(start)
+        try:
+            while True:
+                try:
+                    yield self._run(iterator.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None and not self._async.is_closed:
+                self._run(aclose)
+
+    @property
+    def base_url(self) -> str:
+        """The API root every path is joined under."""
+        return self._async.base_url
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests this client sends at once, at most."""
+        return self._async.max_concurrency
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The per-request timeout."""
+        return self._async.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._async.max_retries
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._async.is_closed or not self._loop.thread.is_alive()
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        max_retry_after: float | None = None,
+        total_timeout: float | None = None,
+    ) -> Self:
+        """A client with other per-call settings that shares this one's pool, limits and thread.
+
+        Example:
+            >>> client.with_options(timeout=300, max_retries=5).oes.get(data_id)  # doctest: +SKIP
+        """
+        clone = object.__new__(type(self))
+        clone._setup(
+            self._async.with_options(
+                timeout=timeout,
+                max_retries=max_retries,
+                max_retry_after=max_retry_after,
+                total_timeout=total_timeout,
+            ),
+            self._loop,
+        )
+        clone._finalizer = self._finalizer
+        clone._parent = self  # the loop thread lives as long as its first client
+        return clone
+
+    def close(self) -> None:
+        """Close the connection pool and stop the event-loop thread."""
+        self._finalizer()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} base_url={self.base_url!r} "
+            f"max_concurrency={self.max_concurrency} max_retries={self.max_retries}>"
+        )

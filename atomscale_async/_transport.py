@@ -1,0 +1,238 @@
+"""The HTTP layer: building the ``httpx.AsyncClient`` and the request loop.
+
+The request loop is the one place that sends: it adds the API key, bounds
+concurrency for the whole client, waits out a client-wide 429 pause, retries
+what is safe to retry (see ``_retry``), maps failures to the SDK's exceptions
+and logs one debug line per attempt. It returns the body of a 2xx response.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import attrs
+import httpx
+import orjson
+import sniffio
+
+from ._aiohttp import AiohttpTransport
+from ._errors import APIConnectionError, APIStatusError, APITimeoutError, status_error
+from ._retry import (
+    Clock,
+    RateLimitGate,
+    backoff,
+    parse_retry_after,
+    retryable_status,
+    retryable_transport_error,
+)
+from ._version import __version__
+
+__all__ = ["DefaultTransport", "RequestOptions", "SharedState", "request"]
+
+logger = logging.getLogger("atomscale_async")
+
+USER_AGENT = (
+    f"atomscale-async/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+)
+
+
+class DefaultTransport(httpx.AsyncBaseTransport):
+    """aiohttp on asyncio (fast), httpx's own pool elsewhere (trio)."""
+
+    def __init__(self, *, max_connections: int) -> None:
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._aiohttp = AiohttpTransport(max_connections=max_connections)
+        self._fallback: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the transport that suits the running event loop."""
+        if sniffio.current_async_library() == "asyncio":
+            return await self._aiohttp.handle_async_request(request)
+        if self._fallback is None:
+            self._fallback = httpx.AsyncHTTPTransport(limits=self._limits)
+        return await self._fallback.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close both pools."""
+        await self._aiohttp.aclose()
+        if self._fallback is not None:
+            await self._fallback.aclose()
+
+
+def build_http_client(max_concurrency: int) -> httpx.AsyncClient:
+    """The default ``httpx.AsyncClient``: a pool sized to the client's concurrency."""
+    return httpx.AsyncClient(
+        transport=DefaultTransport(max_connections=max_concurrency),
+        follow_redirects=False,
+    )
+
+
+@attrs.frozen
+class RequestOptions:
+    """Per-call settings; ``with_options`` makes a client with other values."""
+
+    timeout: httpx.Timeout
+    max_retries: int
+    max_retry_after: float
+    total_timeout: float | None
+
+
+@attrs.define(eq=False)
+class SharedState:
+    """What every copy of a client made by ``with_options`` shares."""
+
+    http: httpx.AsyncClient
+    owns_http: bool
+    base_url: str
+    headers: dict[str, str]
+    limiter: anyio.CapacityLimiter
+    clock: Clock
+    gate: RateLimitGate
+    closed: bool = False
+
+
+async def request(
+    state: SharedState,
+    options: RequestOptions,
+    method: str,
+    path: str,
+    *,
+    endpoint: str,
+    params: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+) -> bytes:
+    """Send a request with retries; return the body of its 2xx response."""
+    if state.closed:
+        raise RuntimeError("this client is closed; create a new one")
+    url = state.base_url + path
+    if options.total_timeout is None:
+        return await _attempts(state, options, method, url, path, endpoint, params, body)
+    with anyio.move_on_after(options.total_timeout) as scope:
+        return await _attempts(state, options, method, url, path, endpoint, params, body)
+    assert scope.cancelled_caught
+    raise APITimeoutError(
+        f"{method} {url}: the call did not finish within its total_timeout of "
+        f"{options.total_timeout:g} s (retries and waits included)",
+        method=method,
+        url=url,
+    )
+
+
+async def _attempts(
+    state: SharedState,
+    options: RequestOptions,
+    method: str,
+    url: str,
+    path: str,
+    endpoint: str,
+    params: list[tuple[str, str]] | None,
+    body: bytes | None,
+) -> bytes:
+    headers = (
+        state.headers if body is None else {**state.headers, "Content-Type": "application/json"}
+    )
+    timeout = options.timeout
+    clock = state.clock
+    attempt = 0
+    while True:
+        await state.gate.wait()
+        failure: APIConnectionError | None = None
+        retry = False
+        response: httpx.Response | None = None
+        async with state.limiter:
+            started = time.perf_counter()
+            try:
+                req = state.http.build_request(
+                    method,
+                    url,
+                    params=params,  # type: ignore[arg-type]  # list is invariant
+                    content=body,
+                    headers=headers,
+                    timeout=timeout,
+                )
+                response = await state.http.send(req)
+            except httpx.TransportError as exc:
+                # Built here, raised below: the httpx exception carries the
+                # request and its X-API-KEY header, so it must not become the
+                # new exception's __context__.
+                failure = _connection_error(exc, method, url)
+                retry = retryable_transport_error(method, exc)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if failure is not None:
+            _log(method, path, type(failure).__name__, elapsed_ms, attempt)
+            if retry and attempt < options.max_retries:
+                await clock.sleep(backoff(attempt, clock))
+                attempt += 1
+                continue
+            raise failure
+        assert response is not None
+        status = response.status_code
+        _log(method, path, status, elapsed_ms, attempt)
+        if status < 300:
+            return response.content
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 429 and retry_after is not None and retry_after <= options.max_retry_after:
+            state.gate.pause(retry_after)
+        if retryable_status(method, status) and attempt < options.max_retries:
+            if retry_after is None:
+                await clock.sleep(backoff(attempt, clock))
+            elif retry_after > options.max_retry_after:
+                raise _status_error(response, method, url, retry_after)
+            elif status != 429:  # a 429 already paused the whole client
+                await clock.sleep(retry_after)
+            attempt += 1
+            continue
+        raise _status_error(response, method, url, retry_after)
+
+
+def _connection_error(exc: httpx.TransportError, method: str, url: str) -> APIConnectionError:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        phase = (
+            "connecting" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting"
+        )
+        return APITimeoutError(
+            f"{method} {url}: timed out {phase} ({detail}); raise `timeout=` if the server is slow",
+            method=method,
+            url=url,
+        )
+    if isinstance(exc, httpx.ConnectError):
+        message = f"{method} {url}: could not connect ({detail}); check the base URL and network"
+    else:
+        message = f"{method} {url}: the connection failed ({type(exc).__name__}: {detail})"
+    return APIConnectionError(message, method=method, url=url)
+
+
+def _status_error(
+    response: httpx.Response, method: str, url: str, retry_after: float | None
+) -> APIStatusError:
+    content = response.content
+    body: object
+    try:
+        body = orjson.loads(content) if content else None
+    except orjson.JSONDecodeError:
+        body = content.decode("utf-8", "replace")
+    headers: Mapping[str, str] = response.headers
+    return status_error(
+        status_code=response.status_code,
+        body=body,
+        method=method,
+        url=url,
+        headers=dict(headers),
+        request_id=headers.get("x-request-id") or headers.get("request-id"),
+        retry_after=retry_after,
+    )
+
+
+def _log(method: str, path: str, status: Any, elapsed_ms: float, attempt: int) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "%s /%s -> %s in %.1f ms (attempt %d)", method, path, status, elapsed_ms, attempt + 1
+        )
