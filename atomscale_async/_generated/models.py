@@ -234,7 +234,7 @@ class TargetMaterialSample(Model):
     last_updated: datetime
 
 
-@attrs.frozen(kw_only=True, unsafe_hash=False)
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
 class SIMSDepthProfile(SIMSDepthProfileMixin, Model):
     """The depth profile of one chemical species in a SIMS measurement.
 
@@ -263,7 +263,7 @@ class SIMSDepthProfile(SIMSDepthProfileMixin, Model):
     last_updated: datetime
 
 
-@attrs.frozen(kw_only=True, unsafe_hash=False)
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
 class SIMSResult(SIMSResultMixin, Model):
     """The SIMS depth profiles of one data entry (the SDK's wrapper around the endpoint's array).
 
@@ -291,7 +291,7 @@ class DetectedPeak(Model):
     element: str
 
 
-@attrs.frozen(kw_only=True, unsafe_hash=False)
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
 class OESResult(OESResultMixin, Model):
     """The most recent processed OES result of a data entry.
 

@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from .._convert import decode, dumps, structure_input
-from .models import *  # noqa: F403
 from .models import (
     DataEntry,
     OESResult,
