@@ -1,0 +1,822 @@
+"""Seeded, realistic data for the sandbox: catalogue, instruments, target materials, SIMS, OES.
+
+Everything is a pure function of the seed (and, for a data entry, of its data id), so the
+same seed always serves the same bytes. SIMS and OES payloads are generated lazily, on the
+first request for an entry, and their encoded JSON is kept in a bounded cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+import orjson
+
+JSONObject = dict[str, Any]
+
+SCHEMA_VERSION: Final = "0.269.1"
+"""The `version` the sandbox stamps on target material records."""
+
+SANDBOX_USER_ID: Final = "user_sandbox01"
+SANDBOX_USER_NAME: Final = "Sandbox Researcher"
+
+KNOWN_KINDS: Final = ("sims", "oes")
+"""The `char_source_type` values the SDK knows; the catalogue also holds a few others."""
+
+_KIND_WEIGHTS: Final = {"sims": 0.47, "oes": 0.47, "xps": 0.03, "raman": 0.03}
+_EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
+
+WAVELENGTH_RANGE_NM: Final = (200.0, 900.0)
+"""First and last wavelength of the OES grid."""
+
+_ELEMENTS: Final = frozenset(
+    re.findall(
+        r"[A-Z][a-z]?",
+        "HHeLiBeBCNOFNeNaMgAlSiPSClArKCaScTiVCrMnFeCoNiCuZnGaGeAsSeBrKrRbSrYZrNbMoTcRuRh"
+        "PdAgCdInSnSbTeIXeCsBaLaCePrNdPmSmEuGdTbDyHoErTmYbLuHfTaWReOsIrPtAuHgTlPbBiPoAtRn"
+        "FrRaAcThPaUNpPuAmCmBkCfEsFmMdNoLrRfDbSgBhHsMtDsRgCnNhFlMcLvTsOg",
+    )
+)
+_FORMULA: Final = re.compile(r"(?:[A-Z][a-z]?(?:\d+(?:\.\d+)?|\.\d+)?)+")
+_FORMULA_TOKEN: Final = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d+)?|\.\d+)?")
+
+
+def isoformat(moment: datetime) -> str:
+    """Format a moment as ISO 8601 in UTC with a `Z`, e.g. `2024-01-15T10:00:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso() -> str:
+    """The current time, formatted by `isoformat`."""
+    return isoformat(datetime.now(UTC))
+
+
+def element_dict(formula: str) -> dict[str, float] | None:
+    """Element counts of a plain chemical formula, or None when it cannot be parsed.
+
+    Whole counts stay integers, fractional ones are floats.
+
+    Example:
+        >>> element_dict("BaTiO3")
+        {'Ba': 1, 'Ti': 1, 'O': 3}
+        >>> element_dict("In0.15Ga0.85N")
+        {'In': 0.15, 'Ga': 0.85, 'N': 1}
+    """
+    if not _FORMULA.fullmatch(formula):
+        return None
+    counts: dict[str, float] = {}
+    for symbol, amount in _FORMULA_TOKEN.findall(formula):
+        if symbol not in _ELEMENTS:
+            return None
+        value: float = (float(amount) if "." in amount else int(amount)) if amount else 1
+        counts[symbol] = counts.get(symbol, 0) + value
+    return counts
+
+
+def _rng(seed: int, *parts: object) -> random.Random:
+    # A string seed is hashed with SHA-512 by `random`, so it is stable across processes.
+    return random.Random(":".join(("atomscale-sandbox", str(seed), *map(str, parts))))
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _sig(value: float, digits: int = 4) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@attrs.frozen
+class CatalogueEntry:
+    """One data entry of the catalogue.
+
+    Args:
+        index: Position in the catalogue.
+        data_id: The entry's UUID.
+        kind: Its `char_source_type` (`sims`, `oes`, or another technique).
+        collected: When the data was collected, if known.
+        sample_name: Name of the physical sample measured.
+    """
+
+    index: int
+    data_id: str
+    kind: str
+    collected: datetime | None
+    sample_name: str
+
+    def to_json(self) -> JSONObject:
+        """The entry as `GET /data_entries/` answers it."""
+        extension = {"sims": "csv", "oes": "spc", "xps": "vms", "raman": "txt"}.get(
+            self.kind, "dat"
+        )
+        return {
+            "data_id": self.data_id,
+            "char_source_type": self.kind,
+            "collected_datetime": isoformat(self.collected) if self.collected else None,
+            "raw_name": f"{self.sample_name}_{self.kind}_{self.index + 1:05d}.{extension}",
+            "physical_sample_name": self.sample_name,
+            "pipeline_status": "success",
+        }
+
+
+class Catalogue:
+    """The seeded data entries and their lazily generated SIMS and OES payloads.
+
+    Args:
+        entries: Number of data entries.
+        seed: Seed of every generator.
+        oes_points: Number of points of each OES wavelength grid.
+        cache_size: How many encoded payloads of each kind to keep.
+
+    The first `n` entries of a catalogue are the same whatever `entries` is.
+    """
+
+    def __init__(
+        self, *, entries: int, seed: int, oes_points: int = 2048, cache_size: int = 256
+    ) -> None:
+        if entries < 0:
+            msg = f"entries must not be negative, got {entries}"
+            raise ValueError(msg)
+        if oes_points < 16:
+            msg = f"oes_points must be at least 16, got {oes_points}"
+            raise ValueError(msg)
+        self.seed = seed
+        self.oes_points = oes_points
+        rng = _rng(seed, "catalogue")
+        kinds = list(_KIND_WEIGHTS)
+        weights = list(_KIND_WEIGHTS.values())
+        self._entries: dict[str, CatalogueEntry] = {}
+        for index in range(entries):
+            data_id = _uuid(rng)
+            drawn = rng.choices(kinds, weights)[0]
+            # The first two entries are one of each known kind, so that any catalogue
+            # of two entries or more can serve both endpoints.
+            kind = KNOWN_KINDS[index] if index < len(KNOWN_KINDS) else drawn
+            offset = timedelta(seconds=rng.randrange(0, 700 * 86400))
+            collected = None if rng.random() < 0.03 else _EPOCH + offset
+            # The sample name tells the generators what was grown (and so measured).
+            prefixes = _SAMPLE_PREFIXES.get(kind, _ANY_SAMPLE_PREFIX)
+            sample_name = f"{rng.choice(prefixes)}-{rng.randrange(1, 400):03d}"
+            self._entries[data_id] = CatalogueEntry(index, data_id, kind, collected, sample_name)
+        self._ids = list(self._entries)
+        self.sims_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
+            self._encode_sims
+        )
+        self.oes_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
+            self._encode_oes
+        )
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def data_ids(self) -> list[str]:
+        """Every data id, in catalogue order."""
+        return list(self._ids)
+
+    def get(self, data_id: str) -> CatalogueEntry | None:
+        """The entry of a data id, or None when the catalogue does not know it."""
+        return self._entries.get(data_id)
+
+    def ids(self, kind: str | None = None) -> list[str]:
+        """The data ids of one kind (`sims`, `oes`, `xps`, ...), or all of them."""
+        return [i for i in self._ids if kind is None or self._entries[i].kind == kind]
+
+    def sims_is_empty(self, data_id: str) -> bool:
+        """Whether a SIMS entry answers an empty array (it has no profiles)."""
+        return _sims_is_empty(self.seed, data_id)
+
+    def oes_capture(self, data_id: str) -> tuple[bool, bool]:
+        """Whether an OES entry has a reference and a dark spectrum."""
+        return _oes_capture(self.seed, data_id)
+
+    def sims_payload(self, data_id: str) -> list[JSONObject]:
+        """The depth profiles of a SIMS entry (generated afresh)."""
+        return sims_profiles(self.seed, self._known(data_id))
+
+    def oes_payload(self, data_id: str) -> JSONObject:
+        """The OES result of an OES entry (generated afresh)."""
+        return oes_result(self.seed, self._known(data_id), self.oes_points)
+
+    def _known(self, data_id: str) -> CatalogueEntry:
+        entry = self._entries.get(data_id)
+        if entry is None:
+            raise KeyError(data_id)
+        return entry
+
+    def _encode_sims(self, data_id: str) -> bytes:
+        return orjson.dumps(self.sims_payload(data_id))
+
+    def _encode_oes(self, data_id: str) -> bytes:
+        return orjson.dumps(self.oes_payload(data_id))
+
+
+# ------------------------------------------------------------------------- instruments
+
+# (name, manufacturer, model, make id, type, metadata)
+_INSTRUMENTS: Final[Sequence[tuple[str, str, str, int, str, JSONObject]]] = (
+    (
+        "MBE Chamber A",
+        "Veeco",
+        "GEN10",
+        3,
+        "mbe",
+        {
+            "inputs": 10,
+            "sources": ["Ga", "Ga", "In", "Al", "Mg", "Si", "N2 RF plasma"],
+            "substrate_size_in": 4,
+            "base_pressure_torr": 3e-11,
+            "rheed": True,
+        },
+    ),
+    (
+        "Oxide MBE",
+        "Riber",
+        "Compact 21 DZ",
+        5,
+        "mbe",
+        {
+            "inputs": 8,
+            "sources": ["Sr", "Ba", "La", "Ti (TTIP)", "O2 RF plasma", "O3"],
+            "substrate_size_in": 2,
+            "base_pressure_torr": 8e-11,
+            "rheed": True,
+        },
+    ),
+    (
+        "Sputter 1",
+        "AJA International",
+        "ATC Orion 8",
+        8,
+        "sputter",
+        {
+            "inputs": 5,
+            "targets": ["Ti", "Al", "BaTiO3", "SrTiO3", "TiN"],
+            "gases": ["Ar", "N2", "O2"],
+            "rf_power_max_w": 300,
+            "dc_power_max_w": 750,
+        },
+    ),
+    (
+        "Cluster sputter",
+        "Kurt J. Lesker",
+        "PVD 75",
+        9,
+        "pvd",
+        {
+            "inputs": 4,
+            "targets": ["Al", "AlN", "Mo", "Pt"],
+            "gases": ["Ar", "N2"],
+            "substrate_heater_max_c": 850,
+        },
+    ),
+    (
+        "PLD",
+        "Neocera",
+        "Pioneer 180",
+        12,
+        "pld",
+        {
+            "inputs": 6,
+            "laser": "KrF excimer 248 nm",
+            "targets": ["SrTiO3", "BaTiO3", "La0.7Sr0.3MnO3", "LaAlO3"],
+            "max_fluence_j_cm2": 3.0,
+            "rheed": True,
+        },
+    ),
+    (
+        "Nitride MBE B",
+        "SVT Associates",
+        "SVTA-N35",
+        14,
+        "mbe",
+        {
+            "inputs": 8,
+            "sources": ["Ga", "In", "Al", "Mg", "Si", "NH3"],
+            "substrate_size_in": 2,
+            "base_pressure_torr": 1e-10,
+        },
+    ),
+)
+
+_NOTES: Final = (
+    "Ga cell refilled; outgassed to 1100 C.",
+    "Plasma source serviced, new PBN crucible.",
+    "Bake-out completed; RGA clean.",
+    "Target 3 replaced.",
+)
+
+
+def instruments(seed: int) -> list[JSONObject]:
+    """The synthesis instruments of the sandbox organization."""
+    rng = _rng(seed, "instruments")
+    answer: list[JSONObject] = []
+    for position, (name, maker, model, make_id, kind, metadata) in enumerate(_INSTRUMENTS):
+        year = rng.randrange(2012, 2024)
+        serial = f"{model.split()[0].upper().replace('-', '')}-{rng.randrange(100, 9999):05d}"
+        updated = _EPOCH + timedelta(seconds=rng.randrange(0, 300 * 86400))
+        note = rng.choice(_NOTES) if rng.random() < 0.4 else None
+        answer.append(
+            {
+                "id": position + 1,
+                "source_name": name,
+                "source_manufacturer": maker,
+                "source_model": model,
+                "source_makes_id": make_id,
+                "synth_source_type": kind,
+                "synth_source_id": 40 + position,
+                "source_metadata": {
+                    "manufacture_year": year,
+                    "serial_identifier": serial,
+                    **metadata,
+                },
+                "detail_note_content": note,
+                "detail_note_last_updated": (
+                    isoformat(updated - timedelta(days=rng.randrange(1, 60))) if note else None
+                ),
+                "user_id": SANDBOX_USER_ID,
+                "user_name": SANDBOX_USER_NAME,
+                "last_updated": isoformat(updated),
+            }
+        )
+    return answer
+
+
+# -------------------------------------------------------------------- target materials
+
+# (name prefix, substrate, [(composition, orientation, space group, mp id)], metadata)
+_Layer = tuple[str, str | None, str | None, str | None]
+_SAMPLES: Final[Sequence[tuple[str, str, Sequence[_Layer], JSONObject]]] = (
+    (
+        "BaTiO3 on Si",
+        "Si",
+        (("SrTiO3", "001", "Pm-3m", "mp-5229"), ("BaTiO3", "001", "P4mm", "mp-5986")),
+        {"instrument": "Oxide MBE", "growth_temperature_c": 650},
+    ),
+    (
+        "GaN on sapphire",
+        "Al2O3",
+        (("AlN", "0001", "P6_3mc", "mp-661"), ("GaN", "0001", "P6_3mc", "mp-804")),
+        {"instrument": "MBE Chamber A", "growth_temperature_c": 720, "wafer_diameter_in": 2},
+    ),
+    (
+        "InGaN MQW",
+        "Al2O3",
+        (
+            ("GaN", "0001", "P6_3mc", "mp-804"),
+            ("In0.15Ga0.85N", "0001", "P6_3mc", None),
+            ("GaN", "0001", "P6_3mc", "mp-804"),
+        ),
+        {"instrument": "MBE Chamber A", "growth_temperature_c": 610, "quantum_wells": 5},
+    ),
+    (
+        "SrTiO3 homoepitaxy",
+        "SrTiO3",
+        (("SrTiO3", "001", "Pm-3m", "mp-5229"),),
+        {"instrument": "PLD", "growth_temperature_c": 750, "oxygen_pressure_torr": 1e-5},
+    ),
+    (
+        "AlN on Si(111)",
+        "Si",
+        (("AlN", "0001", "P6_3mc", "mp-661"),),
+        {"instrument": "Cluster sputter", "growth_temperature_c": 500},
+    ),
+    (
+        "LSMO on STO",
+        "SrTiO3",
+        (("La0.7Sr0.3MnO3", "001", None, None),),
+        {"instrument": "PLD", "growth_temperature_c": 700},
+    ),
+    (
+        "TiN on MgO",
+        "MgO",
+        (("TiN", "001", "Fm-3m", "mp-492"),),
+        {"instrument": "Sputter 1", "growth_temperature_c": 600, "n2_fraction": 0.2},
+    ),
+    (
+        "AlGaN/GaN HEMT",
+        "SiC",
+        (
+            ("AlN", "0001", "P6_3mc", "mp-661"),
+            ("GaN", "0001", "P6_3mc", "mp-804"),
+            ("Al0.25Ga0.75N", "0001", "P6_3mc", None),
+        ),
+        {"instrument": "Nitride MBE B", "growth_temperature_c": 760},
+    ),
+)
+
+
+def target_materials(seed: int) -> list[JSONObject]:
+    """The initial target material layers of the sandbox organization (one row a layer)."""
+    rng = _rng(seed, "target-materials")
+    rows: list[JSONObject] = []
+    record_id = 100
+    for position, (name, substrate, layers, metadata) in enumerate(_SAMPLES):
+        sample_id = 40 + position
+        sample_name = f"{name} #{rng.randrange(1, 99)}"
+        updated = isoformat(_EPOCH + timedelta(seconds=rng.randrange(0, 300 * 86400)))
+        note = "Check RHEED after buffer." if rng.random() < 0.25 else None
+        for layer_id, (composition, orientation, space_group, mp_id) in enumerate(layers, 1):
+            record_id += 1
+            rows.append(
+                {
+                    "id": record_id,
+                    "sample_id": sample_id,
+                    "sample_name": sample_name,
+                    "substrate": substrate,
+                    "layer_id": layer_id,
+                    "composition_string": composition,
+                    "element_dict": element_dict(composition) or {},
+                    "orientation": orientation,
+                    "space_group": space_group,
+                    "mp_id": mp_id,
+                    "detail_notes_id": f"note_{sample_id}" if note else None,
+                    "detail_note_content": note,
+                    "sample_metadata": dict(metadata),
+                    "user_id": SANDBOX_USER_ID,
+                    "user_name": SANDBOX_USER_NAME,
+                    "version": SCHEMA_VERSION,
+                    "last_updated": updated,
+                }
+            )
+    return rows
+
+
+# -------------------------------------------------------------------------------- SIMS
+
+
+def _sims_is_empty(seed: int, data_id: str) -> bool:
+    return _rng(seed, data_id, "sims-empty").random() < 0.05
+
+
+@attrs.frozen
+class _Profile:
+    species: str
+    shape: Callable[[float], float]
+    background: float
+    extent_nm: float
+    metadata: JSONObject
+
+
+# species: (secondary ion, primary beam, Rp nm per keV, straggle / Rp, energies keV)
+_IMPLANTS: Final = {
+    "B": ("11B+", "O2+", 3.3, 0.37, (10, 20, 30, 50, 80)),
+    "P": ("31P-", "Cs+", 1.25, 0.42, (20, 30, 50, 80, 120)),
+    "As": ("75As28Si-", "Cs+", 0.62, 0.37, (30, 50, 80, 120, 180)),
+}
+# species: (secondary ion, primary beam, log10 background range in Si, in GaN)
+_CONTAMINANTS: Final = {
+    "O": ("16O-", "Cs+", (16.8, 17.6), (16.0, 16.8)),
+    "C": ("12C-", "Cs+", (15.8, 16.5), (16.0, 16.7)),
+    "H": ("1H-", "Cs+", (17.0, 17.6), (16.8, 17.5)),
+}
+_IMPACT_KEV: Final = {"O2+": 3.0, "Cs+": 14.5}
+_MIN_DECADES: Final = 3.3
+
+
+def _implant(rng: random.Random, species: str) -> _Profile:
+    ion, beam, rp_per_kev, straggle, energies = _IMPLANTS[species]
+    energy = rng.choice(energies)
+    rp = rp_per_kev * energy * rng.uniform(0.95, 1.05)
+    right = straggle * rp
+    left = right * rng.uniform(0.75, 0.9)
+    dose = 10 ** rng.uniform(13.5, 15.7)
+    peak = min(dose / (math.sqrt(2 * math.pi) * (left + right) / 2 * 1e-7), 5e21)
+    background = min(10 ** rng.uniform(14.0, 15.3), peak / 10**_MIN_DECADES)
+    tail_fraction = rng.uniform(0.005, 0.03)
+    tail = right * rng.uniform(0.4, 0.9)
+
+    def shape(depth: float) -> float:
+        width = left if depth < rp else right
+        value = peak * math.exp(-0.5 * ((depth - rp) / width) ** 2)
+        if depth > rp:  # channelling tail
+            value += peak * tail_fraction * math.exp(-(depth - rp) / tail)
+        return value
+
+    extent = rp + tail * math.log(peak * tail_fraction / (0.1 * background)) + 4 * right
+    metadata = {
+        "profile_type": "implant",
+        "secondary_ion": ion,
+        "primary_beam": beam,
+        "impact_energy_kev": _IMPACT_KEV[beam],
+        "implant_energy_kev": energy,
+        "implant_dose_atoms_per_cm2": _sig(dose, 3),
+        "detection_limit": _sig(background * 0.5, 2),
+    }
+    return _Profile(species, shape, background, extent, metadata)
+
+
+def _contaminant(rng: random.Random, species: str, matrix: str) -> _Profile:
+    ion, beam, si_range, gan_range = _CONTAMINANTS[species]
+    low, high = si_range if matrix == "Si" else gan_range
+    surface = 10 ** rng.uniform(20.8, 21.8)
+    background = min(10 ** rng.uniform(low, high), surface / 10**_MIN_DECADES)
+    decay = rng.uniform(1.5, 4.0)
+    slow = rng.uniform(8.0, 25.0)
+
+    def shape(depth: float) -> float:
+        # Native oxide / adsorbates, then knock-on mixing into the first tens of nm.
+        return surface * math.exp(-depth / decay) + surface * 1e-3 * math.exp(-depth / slow)
+
+    metadata = {
+        "profile_type": "contaminant",
+        "secondary_ion": ion,
+        "primary_beam": beam,
+        "impact_energy_kev": _IMPACT_KEV[beam],
+        "detection_limit": _sig(background * 0.5, 2),
+    }
+    return _Profile(species, shape, background, 20 * slow, metadata)
+
+
+def _doped_layer(
+    rng: random.Random, species: str, top: float, bottom: float, memory: float
+) -> _Profile:
+    level = 10 ** (rng.uniform(18.8, 19.7) if species == "Mg" else rng.uniform(18.3, 19.3))
+    background = min(10 ** rng.uniform(15.0, 16.0), level / 10**_MIN_DECADES)
+    edge = rng.uniform(3.0, 12.0)
+
+    def shape(depth: float) -> float:
+        rise = 1.0 if top <= 0 else 0.5 * (1 + math.erf((depth - top) / edge))
+        value = level * rise * 0.5 * (1 - math.erf((depth - bottom) / edge))
+        if memory > 0 and depth > bottom:  # Mg memory effect / segregation tail
+            value += level * 0.05 * math.exp(-(depth - bottom) / memory)
+        return value
+
+    beam = "O2+" if species == "Mg" else "Cs+"
+    metadata = {
+        "profile_type": "doping",
+        "secondary_ion": "24Mg+" if species == "Mg" else "30Si-",
+        "primary_beam": beam,
+        "impact_energy_kev": _IMPACT_KEV[beam],
+        "layer_top_nm": round(max(top, 0.0), 1),
+        "layer_bottom_nm": round(bottom, 1),
+        "detection_limit": _sig(background * 0.5, 2),
+    }
+    extent = bottom + 8 * edge + (memory * 12 if memory else 0)
+    return _Profile(species, shape, background, extent, metadata)
+
+
+def sims_profiles(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
+    """The SIMS depth profiles of an entry, ordered by species name.
+
+    Implants (B, P, As in Si) are Gaussian peaks with a channelling tail, dopants of
+    epitaxial GaN (Mg, Si) are doped layers with diffused edges, and contaminants (O, C,
+    H) fall from a surface spike to the bulk level; all sit on a background and carry
+    counting noise that grows towards the detection limit.
+    """
+    if _sims_is_empty(seed, entry.data_id):
+        return []
+    rng = _rng(seed, entry.data_id, "sims")
+    matrix = _SIMS_MATRICES.get(entry.sample_name.rsplit("-", 1)[0], "Si")
+    profiles: list[_Profile] = []
+    if matrix == "Si":
+        for species in rng.sample(sorted(_IMPLANTS), rng.randint(1, 2)):
+            profiles.append(_implant(rng, species))
+    else:
+        p_bottom = rng.uniform(80.0, 250.0)
+        n_top = p_bottom + rng.uniform(50.0, 200.0)
+        n_bottom = n_top + rng.uniform(300.0, 1000.0)
+        if entry.sample_name.startswith("pGaN"):  # an LED: p-GaN:Mg over n-GaN:Si
+            profiles.append(_doped_layer(rng, "Mg", 0.0, p_bottom, rng.uniform(20.0, 60.0)))
+        profiles.append(_doped_layer(rng, "Si", n_top, n_bottom, 0.0))
+    for species in rng.sample(sorted(_CONTAMINANTS), rng.randint(1, 2)):
+        profiles.append(_contaminant(rng, species, matrix))
+
+    total = max(rng.choice((300.0, 500.0, 800.0, 1000.0)), *(p.extent_nm for p in profiles))
+    total = math.ceil(min(total, 4000.0) / 50) * 50
+    points = rng.randint(300, 2500)
+    step = total / (points - 1)
+    depths = [round(i * step, 3) for i in range(points)]
+    collected = entry.collected or _EPOCH
+    updated = isoformat(collected + timedelta(minutes=rng.randrange(30, 72 * 60)))
+    processed_data_id = _uuid(rng)
+    answer: list[JSONObject] = []
+    for number, profile in enumerate(sorted(profiles, key=lambda p: p.species), 1):
+        concentrations = []
+        for depth in depths:
+            clean = profile.shape(depth) + profile.background
+            # Relative counting noise: a few % on strong signals, ~30 % at the background.
+            spread = 0.03 + 0.3 * math.sqrt(min(1.0, profile.background / clean))
+            concentrations.append(_sig(clean * math.exp(rng.gauss(0.0, spread))))
+        answer.append(
+            {
+                "data_id": entry.data_id,
+                "id": f"sims_{entry.index + 1:05d}_{number:02d}",
+                "processed_data_id": processed_data_id,
+                "species_name": profile.species,
+                "depths": depths,
+                "depth_units": "nm",
+                "concentrations": concentrations,
+                "concentration_units": "atoms/cm^3",
+                "species_metadata": {"matrix": matrix, **profile.metadata},
+                "last_updated": updated,
+            }
+        )
+    return answer
+
+
+# --------------------------------------------------------------------------------- OES
+
+EMISSION_LINES_NM: Final[dict[str, tuple[float, ...]]] = {
+    "Ga": (403.30, 417.20),
+    "In": (410.18, 451.13),
+    "Al": (394.40, 396.15),
+    "N2": (337.13, 357.69, 380.49),
+    "N": (746.83, 868.03),
+    "O": (777.41, 844.64),
+    "Ar": (696.54, 750.39, 763.51, 811.53),
+    "Ti": (399.86, 498.17),
+    "Ba": (455.40, 553.55),
+    "Sr": (407.77, 460.73),
+    "Mg": (285.21, 518.36),
+}
+"""Strong emission lines (nm, air) of the species the sandbox's OES spectra show."""
+
+# sample name prefix: (process, species, metadata)
+_OES_PROCESSES: Final[dict[str, tuple[str, Sequence[str], JSONObject]]] = {
+    "GaN-S": ("GaN MBE growth", ("Ga", "N2", "N"), {"plasma": "N2 RF", "rf_power_w": 350}),
+    "InGaN-MQW": (
+        "InGaN MBE growth",
+        ("Ga", "In", "N2", "N"),
+        {"plasma": "N2 RF", "rf_power_w": 300},
+    ),
+    "AlN-T": ("AlN MBE growth", ("Al", "N2", "N"), {"plasma": "N2 RF", "rf_power_w": 400}),
+    "AlGaN-HEMT": (
+        "AlGaN MBE growth",
+        ("Al", "Ga", "N2", "N"),
+        {"plasma": "N2 RF", "rf_power_w": 350},
+    ),
+    "pGaN-LED": (
+        "Mg-doped GaN MBE growth",
+        ("Ga", "Mg", "N2", "N"),
+        {"plasma": "N2 RF", "rf_power_w": 350},
+    ),
+    "BTO-Si": (
+        "BaTiO3 RF sputtering",
+        ("Ar", "O", "Ba", "Ti"),
+        {"plasma": "Ar/O2 RF", "rf_power_w": 150},
+    ),
+    "STO-H": (
+        "SrTiO3 PLD in O2",
+        ("O", "Sr", "Ti"),
+        {"plasma": "laser plume", "fluence_j_cm2": 1.5},
+    ),
+    "TiN-M": (
+        "TiN reactive sputtering",
+        ("Ar", "N2", "Ti"),
+        {"plasma": "Ar/N2 DC", "dc_power_w": 400},
+    ),
+}
+_EXCLUDABLE: Final = ("Cu", "Fe", "Cr", "W", "Mo", "Na", "C")
+
+
+def _oes_capture(seed: int, data_id: str) -> tuple[bool, bool]:
+    draw = _rng(seed, data_id, "oes-capture").random()
+    if draw < 0.6:
+        return True, True
+    if draw < 0.85:
+        return False, False
+    return False, True
+
+
+def _response(wavelength: float) -> float:
+    # Silicon CCD behind a grating: weak in the UV and the near IR.
+    return 0.2 + 0.8 * math.exp(-(((wavelength - 600.0) / 230.0) ** 2))
+
+
+def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObject:
+    """The processed OES result of an entry.
+
+    Emission lines of the process's species sit at their real wavelengths on a smooth
+    plasma continuum, seen through the spectrometer's response, with shot and read noise
+    and a dark offset. `scope_corrected` is the sample minus the dark (or, when no dark was
+    captured, minus the dark level estimated from the spectrum). A line is listed in
+    `detected_peaks` when `scope_corrected` has a clear local maximum within one grid step
+    of its wavelength.
+    """
+    rng = _rng(seed, entry.data_id, "oes")
+    has_reference, has_dark = _oes_capture(seed, entry.data_id)
+    prefix = entry.sample_name.rsplit("-", 1)[0]
+    process, species, process_metadata = _OES_PROCESSES.get(prefix, _OES_PROCESSES["GaN-S"])
+    first, last = WAVELENGTH_RANGE_NM
+    step = (last - first) / (points - 1)
+    wavelengths = [round(first + i * step, 3) for i in range(points)]
+    width = max(0.35, 0.9 * step)  # Gaussian sigma of a line: the spectrometer's resolution
+    reach = int(6 * width / step) + 1
+
+    emission = [
+        120.0 * math.exp(-(((w - 520.0) / 260.0) ** 2)) * rng.uniform(0.5, 1.5) for w in wavelengths
+    ]
+    lines: list[tuple[str, float]] = []
+    for name in species:
+        strength = 10 ** rng.uniform(3.4, 4.4)
+        for line in EMISSION_LINES_NM[name]:
+            lines.append((name, line))
+            amplitude = strength * rng.uniform(0.4, 1.0)
+            center = round((line - first) / step)
+            for i in range(max(center - reach, 0), min(center + reach + 1, points)):
+                emission[i] += amplitude * math.exp(-0.5 * ((wavelengths[i] - line) / width) ** 2)
+
+    dark_level = rng.uniform(900.0, 1100.0)
+    dark = [dark_level + 0.01 * (w - first) + rng.gauss(0.0, 4.0) for w in wavelengths]
+    sample = []
+    for i, w in enumerate(wavelengths):
+        signal = _response(w) * emission[i]
+        noisy = signal + rng.gauss(0.0, math.sqrt(signal) * 0.5 + 6.0)
+        sample.append(round(dark[i] + max(noisy, -dark[i]), 1))
+    if has_dark:
+        offsets = [round(d, 1) for d in dark]
+    else:
+        estimate = sorted(sample)[points // 20]  # the darkest pixels are pure dark
+        offsets = [estimate] * points
+    scope_corrected = [round(s - d, 2) for s, d in zip(sample, offsets, strict=True)]
+
+    reference = None
+    if has_reference:
+        # A halogen lamp (about 3000 K) through the same optics.
+        lamp_scale = 40000.0 / _planck(966.0)
+        reference = [
+            round(
+                dark[i] + _response(w) * lamp_scale * _planck(w) + rng.gauss(0.0, 15.0),
+                1,
+            )
+            for i, w in enumerate(wavelengths)
+        ]
+
+    noise_floor = 5 * (6.0 + 0.5 * math.sqrt(200.0))
+    detected: list[JSONObject] = []
+    for name, line in lines:
+        center = round((line - first) / step)
+        for i in (center, center - 1, center + 1):
+            if 0 < i < points - 1 and _is_peak(scope_corrected, i, noise_floor):
+                detected.append(
+                    {"peak_id": f"p{len(detected) + 1}", "wavelength_nm": line, "element": name}
+                )
+                break
+    detected.sort(key=lambda peak: float(peak["wavelength_nm"]))
+    for number, peak in enumerate(detected, 1):
+        peak["peak_id"] = f"p{number}"
+
+    found = sorted({str(peak["element"]) for peak in detected})
+    mode = rng.choices(("auto", "include", "exclude"), (0.5, 0.3, 0.2))[0]
+    constrained: list[str] | None = None
+    if mode == "include":
+        constrained = sorted({*found, *species})
+    elif mode == "exclude":
+        constrained = sorted(rng.sample(_EXCLUDABLE, rng.randint(1, 3)))
+
+    collected = entry.collected or _EPOCH
+    return {
+        "data_id": entry.data_id,
+        "id": f"oes_{entry.index + 1:05d}",
+        "wavelengths": wavelengths,
+        "wavelength_unit": "nm",
+        "sample": sample,
+        "reference": reference,
+        "dark": [round(d, 1) for d in dark] if has_dark else None,
+        "scope_corrected": scope_corrected,
+        "spectrum_type": "sample",
+        "detected_peaks": detected,
+        "constraint_mode": mode,
+        "constrained_elements": constrained,
+        "spectral_metadata": {
+            "process": process,
+            **process_metadata,
+            "spectrometer": rng.choice(("Ocean Insight HR4000", "Avantes AvaSpec-ULS2048")),
+            "integration_time_ms": rng.choice((20, 50, 100, 200)),
+            "averages": rng.choice((1, 5, 10)),
+            "points": points,
+            "wavelength_range_nm": [first, last],
+            "reference_captured": has_reference,
+            "dark_captured": has_dark,
+        },
+        "last_updated": isoformat(collected + timedelta(minutes=rng.randrange(5, 24 * 60))),
+    }
+
+
+def _planck(wavelength_nm: float, temperature: float = 3000.0) -> float:
+    metres = wavelength_nm * 1e-9
+    return 1.0 / (metres**5 * (math.exp(0.014388 / (metres * temperature)) - 1.0)) * 1e-30
+
+
+def _is_peak(values: Sequence[float], i: int, floor: float) -> bool:
+    return values[i] >= values[i - 1] and values[i] >= values[i + 1] and values[i] > floor
+
+
+# The samples each technique measures, by sample name prefix.
+_SIMS_MATRICES: Final = {"Si-IMP": "Si", "Si-WAFER": "Si", "GaN-S": "GaN", "pGaN-LED": "GaN"}
+_SAMPLE_PREFIXES: Final = {
+    "sims": ("Si-IMP", "Si-IMP", "Si-WAFER", "GaN-S", "pGaN-LED"),
+    "oes": tuple(_OES_PROCESSES),
+}
+_ANY_SAMPLE_PREFIX: Final = (*_SIMS_MATRICES, *_OES_PROCESSES)
