@@ -8,7 +8,6 @@ Timestamps become timezone-aware ``datetime`` (a naive one is taken as UTC).
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import typing
 from collections.abc import Callable
@@ -21,20 +20,12 @@ from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 from cattrs.v import format_exception
 
-from ._arrays import FloatArray, describe, first_non_number, pack_numbers
+from ._arrays import FloatArray, describe, pack_numbers
 from ._errors import ResponseValidationError
 
 __all__ = ["decode", "dumps", "structure", "structure_input", "unstructure"]
 
 T = TypeVar("T")
-
-# Whether a boolean may hide in a numeric array. ``struct.pack("d")`` accepts
-# ``True`` as 1.0, and checking every element's type costs more than decoding;
-# a body without the bytes ``true``/``false`` cannot hold a boolean, so the
-# per-element check runs only for bodies that do.
-_BOOLS_POSSIBLE: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "_BOOLS_POSSIBLE", default=True
-)
 
 
 class _Invalid(ValueError):
@@ -94,13 +85,9 @@ def _structure_datetime(value: Any, _: type) -> dt.datetime:
 def _structure_float_array(value: Any, _: type) -> FloatArray:
     if type(value) is not list:
         raise _expect("an array of numbers", value)
-    if _BOOLS_POSSIBLE.get():
-        bad = first_non_number(value)
-        if bad is not None:
-            raise _Invalid(f"element [{bad}] is {describe(value[bad])}, expected a JSON number")
     try:
         return pack_numbers(value)
-    except (TypeError, OverflowError) as exc:
+    except TypeError as exc:
         raise _Invalid(str(exc)) from None
 
 
@@ -187,17 +174,14 @@ converter.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
 converter.register_unstructure_hook_factory(attrs.has, _attrs_unstructure_hook)
 
 
-def structure(data: Any, cl: type[T], endpoint: str, *, bools_possible: bool = True) -> T:
+def structure(data: Any, cl: type[T], endpoint: str) -> T:
     """Structure decoded JSON into ``cl``, or raise ResponseValidationError."""
-    token = _BOOLS_POSSIBLE.set(bools_possible)
     try:
         return converter.structure(data, cl)
     except Exception as exc:
         raise ResponseValidationError(
             endpoint, cattrs.transform_error(exc, path="$", format_exception=_format)
         ) from None
-    finally:
-        _BOOLS_POSSIBLE.reset(token)
 
 
 def decode(content: bytes, cl: type[T], endpoint: str) -> T:
@@ -209,7 +193,7 @@ def decode(content: bytes, cl: type[T], endpoint: str) -> T:
         raise ResponseValidationError(
             endpoint, [f"the body is not JSON ({exc}; starts with {preview!r}) @ $"]
         ) from None
-    return structure(data, cl, endpoint, bools_possible=b"true" in content or b"false" in content)
+    return structure(data, cl, endpoint)
 
 
 def structure_input(data: Any, cl: type[T], argument: str) -> T:
