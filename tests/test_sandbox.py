@@ -6,7 +6,10 @@ import importlib.resources
 import itertools
 import math
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -582,6 +585,17 @@ def test_server_serves_the_api(server: SandboxServer) -> None:
         check_error(client.get("instruments/synthesis/", headers={"X-API-KEY": "no"}), 401)
 
 
+def test_server_answers_without_nagle_delays(server: SandboxServer) -> None:
+    # Headers and body leave in two writes: without TCP_NODELAY on the accepted sockets,
+    # each answer waited for the client's delayed ACK (~40 ms).
+    with httpx.Client(base_url=server.base_url, headers=KEY) as client:
+        client.get("instruments/synthesis/")
+        started = time.perf_counter()
+        for _ in range(20):
+            client.get("instruments/synthesis/")
+        assert time.perf_counter() - started < 0.5
+
+
 def test_server_latency(faulty: SandboxServer) -> None:
     faulty.faults = Faults(latency_ms=150)
     with httpx.Client(base_url=faulty.base_url, headers=KEY) as client:
@@ -645,6 +659,30 @@ def test_server_stops_cleanly() -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url, headers=KEY)
     server.stop()  # idempotent
+
+
+def test_serve_runs_in_the_foreground_until_interrupted() -> None:
+    code = "from atomscale_async.sandbox import serve; serve(port=0, entries=5, seed=1)"
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+/", banner)
+        assert found, banner
+        assert "sandbox-key" in banner
+        with httpx.Client(base_url=found.group(), headers=KEY) as client:
+            assert client.get("instruments/synthesis/").status_code == 200
+            entries = client.get("data_entries/", params={"data_ids": "x"})
+            assert entries.json() == []
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        assert "Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def test_server_reports_a_busy_port() -> None:

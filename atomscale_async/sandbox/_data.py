@@ -89,6 +89,27 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+_NORMALS: Final = 1 << 14
+
+
+@functools.cache
+def _normals() -> tuple[float, ...]:
+    rng = random.Random("atomscale-sandbox:normals")
+    return tuple(rng.gauss(0.0, 1.0) for _ in range(_NORMALS))
+
+
+def _noise(rng: random.Random, count: int) -> list[float]:
+    """`count` standard normal draws, read from a shared table along a seeded path.
+
+    Drawing them with `rng.gauss` would make generating an entry several times slower.
+    """
+    table = _normals()
+    start = rng.randrange(_NORMALS)
+    stride = rng.randrange(1, _NORMALS, 2)  # odd: no value repeats within _NORMALS draws
+    mask = _NORMALS - 1
+    return [table[(start + i * stride) & mask] for i in range(count)]
+
+
 def _sig(value: float, digits: int = 4) -> float:
     return float(f"{value:.{digits}g}")
 
@@ -603,11 +624,12 @@ def sims_profiles(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
     answer: list[JSONObject] = []
     for number, profile in enumerate(sorted(profiles, key=lambda p: p.species), 1):
         concentrations = []
-        for depth in depths:
-            clean = profile.shape(depth) + profile.background
+        shape, background = profile.shape, profile.background
+        for depth, draw in zip(depths, _noise(rng, points), strict=True):
+            clean = shape(depth) + background
             # Relative counting noise: a few % on strong signals, ~30 % at the background.
-            spread = 0.03 + 0.3 * math.sqrt(min(1.0, profile.background / clean))
-            concentrations.append(_sig(clean * math.exp(rng.gauss(0.0, spread))))
+            spread = 0.03 + 0.3 * math.sqrt(min(1.0, background / clean))
+            concentrations.append(_sig(clean * math.exp(draw * spread)))
         answer.append(
             {
                 "data_id": entry.data_id,
@@ -689,9 +711,29 @@ def _oes_capture(seed: int, data_id: str) -> tuple[bool, bool]:
     return False, True
 
 
-def _response(wavelength: float) -> float:
-    # Silicon CCD behind a grating: weak in the UV and the near IR.
-    return 0.2 + 0.8 * math.exp(-(((wavelength - 600.0) / 230.0) ** 2))
+@attrs.frozen
+class _Grid:
+    wavelengths: list[float]
+    response: list[float]  # silicon CCD behind a grating: weak in the UV and the near IR
+    continuum: list[float]  # broad plasma continuum and stray light, in counts
+    lamp: list[float]  # a ~3000 K halogen lamp through the same optics, in counts
+    slope: list[float]  # the dark's slow rise across the detector
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(points: int) -> _Grid:
+    first, last = WAVELENGTH_RANGE_NM
+    step = (last - first) / (points - 1)
+    wavelengths = [round(first + i * step, 3) for i in range(points)]
+    response = [0.2 + 0.8 * math.exp(-(((w - 600.0) / 230.0) ** 2)) for w in wavelengths]
+    lamp_scale = 40000.0 / _planck(966.0)
+    return _Grid(
+        wavelengths=wavelengths,
+        response=response,
+        continuum=[120.0 * math.exp(-(((w - 520.0) / 260.0) ** 2)) for w in wavelengths],
+        lamp=[r * lamp_scale * _planck(w) for r, w in zip(response, wavelengths, strict=True)],
+        slope=[0.01 * (w - first) for w in wavelengths],
+    )
 
 
 def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObject:
@@ -710,13 +752,13 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
     process, species, process_metadata = _OES_PROCESSES.get(prefix, _OES_PROCESSES["GaN-S"])
     first, last = WAVELENGTH_RANGE_NM
     step = (last - first) / (points - 1)
-    wavelengths = [round(first + i * step, 3) for i in range(points)]
+    grid = _grid(points)
+    wavelengths = grid.wavelengths
     width = max(0.35, 0.9 * step)  # Gaussian sigma of a line: the spectrometer's resolution
     reach = int(6 * width / step) + 1
 
-    emission = [
-        120.0 * math.exp(-(((w - 520.0) / 260.0) ** 2)) * rng.uniform(0.5, 1.5) for w in wavelengths
-    ]
+    scale = rng.uniform(0.5, 1.5)
+    emission = [scale * value for value in grid.continuum]
     lines: list[tuple[str, float]] = []
     for name in species:
         strength = 10 ** rng.uniform(3.4, 4.4)
@@ -727,46 +769,34 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
             for i in range(max(center - reach, 0), min(center + reach + 1, points)):
                 emission[i] += amplitude * math.exp(-0.5 * ((wavelengths[i] - line) / width) ** 2)
 
-    dark_level = rng.uniform(900.0, 1100.0)
-    dark = [dark_level + 0.01 * (w - first) + rng.gauss(0.0, 4.0) for w in wavelengths]
+    # Counts are kept in integer tenths, so that every value prints with one decimal
+    # (and rounding 10,000 floats a spectrum would dominate the generation time).
+    dark_level = rng.uniform(900.0, 1100.0) + 0.05
+    dark = [
+        int((dark_level + slope + 4.0 * draw) * 10)
+        for slope, draw in zip(grid.slope, _noise(rng, points), strict=True)
+    ]
     sample = []
-    for i, w in enumerate(wavelengths):
-        signal = _response(w) * emission[i]
-        noisy = signal + rng.gauss(0.0, math.sqrt(signal) * 0.5 + 6.0)
-        sample.append(round(dark[i] + max(noisy, -dark[i]), 1))
+    response = grid.response
+    for i, draw in enumerate(_noise(rng, points)):
+        signal = response[i] * emission[i]
+        noisy = int((signal + draw * (math.sqrt(signal) * 0.5 + 6.0)) * 10 + 0.5)
+        sample.append(dark[i] + noisy if noisy > -dark[i] else 0)
     if has_dark:
-        offsets = [round(d, 1) for d in dark]
+        offsets = dark
     else:
         estimate = sorted(sample)[points // 20]  # the darkest pixels are pure dark
         offsets = [estimate] * points
-    scope_corrected = [round(s - d, 2) for s, d in zip(sample, offsets, strict=True)]
+    scope_corrected = [(s - d) / 10 for s, d in zip(sample, offsets, strict=True)]
 
     reference = None
     if has_reference:
-        # A halogen lamp (about 3000 K) through the same optics.
-        lamp_scale = 40000.0 / _planck(966.0)
         reference = [
-            round(
-                dark[i] + _response(w) * lamp_scale * _planck(w) + rng.gauss(0.0, 15.0),
-                1,
-            )
-            for i, w in enumerate(wavelengths)
+            (d + int((lamp + 15.0 * draw) * 10 + 0.5)) / 10
+            for d, lamp, draw in zip(dark, grid.lamp, _noise(rng, points), strict=True)
         ]
 
-    noise_floor = 5 * (6.0 + 0.5 * math.sqrt(200.0))
-    detected: list[JSONObject] = []
-    for name, line in lines:
-        center = round((line - first) / step)
-        for i in (center, center - 1, center + 1):
-            if 0 < i < points - 1 and _is_peak(scope_corrected, i, noise_floor):
-                detected.append(
-                    {"peak_id": f"p{len(detected) + 1}", "wavelength_nm": line, "element": name}
-                )
-                break
-    detected.sort(key=lambda peak: float(peak["wavelength_nm"]))
-    for number, peak in enumerate(detected, 1):
-        peak["peak_id"] = f"p{number}"
-
+    detected = _detect_peaks(lines, wavelengths, scope_corrected)
     found = sorted({str(peak["element"]) for peak in detected})
     mode = rng.choices(("auto", "include", "exclude"), (0.5, 0.3, 0.2))[0]
     constrained: list[str] | None = None
@@ -779,11 +809,11 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
     return {
         "data_id": entry.data_id,
         "id": f"oes_{entry.index + 1:05d}",
-        "wavelengths": wavelengths,
+        "wavelengths": list(wavelengths),
         "wavelength_unit": "nm",
-        "sample": sample,
+        "sample": [value / 10 for value in sample],
         "reference": reference,
-        "dark": [round(d, 1) for d in dark] if has_dark else None,
+        "dark": [value / 10 for value in dark] if has_dark else None,
         "scope_corrected": scope_corrected,
         "spectrum_type": "sample",
         "detected_peaks": detected,
@@ -809,8 +839,25 @@ def _planck(wavelength_nm: float, temperature: float = 3000.0) -> float:
     return 1.0 / (metres**5 * (math.exp(0.014388 / (metres * temperature)) - 1.0)) * 1e-30
 
 
-def _is_peak(values: Sequence[float], i: int, floor: float) -> bool:
-    return values[i] >= values[i - 1] and values[i] >= values[i + 1] and values[i] > floor
+def _detect_peaks(
+    lines: Sequence[tuple[str, float]], wavelengths: Sequence[float], corrected: Sequence[float]
+) -> list[JSONObject]:
+    """The lines at which `corrected` has a clear local maximum within one grid step."""
+    first, step = wavelengths[0], wavelengths[1] - wavelengths[0]
+    floor = 5 * (6.0 + 0.5 * math.sqrt(200.0))  # five times the noise of the continuum
+    found: list[tuple[float, str]] = []
+    for name, line in lines:
+        center = round((line - first) / step)
+        for i in (center, center - 1, center + 1):
+            if not 0 < i < len(corrected) - 1:
+                continue
+            if corrected[i - 1] <= corrected[i] >= corrected[i + 1] and corrected[i] > floor:
+                found.append((line, name))
+                break
+    return [
+        {"peak_id": f"p{number}", "wavelength_nm": line, "element": name}
+        for number, (line, name) in enumerate(sorted(found), 1)
+    ]
 
 
 # The samples each technique measures, by sample name prefix.
