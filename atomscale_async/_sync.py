@@ -13,6 +13,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import CancelledError, Future
+from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -26,6 +27,8 @@ from ._generated.sync_resources import SyncResources
 __all__ = ["Client"]
 
 T = TypeVar("T")
+
+_POLL_SECONDS = 0.2
 
 
 class _LoopThread:
@@ -136,6 +139,10 @@ class Client(SyncResources):
 
         future: Future[T] = portal.start_task_soon(run)
         try:
+            # Wake up now and then: a blocked wait would not see a Ctrl-C that
+            # the OS delivered to another thread.
+            while not wait_futures((future,), timeout=_POLL_SECONDS).done:
+                pass
             return future.result()
         except BaseException:
             # Ctrl-C (or any exception raised in this thread while waiting):
