@@ -58,7 +58,7 @@ def _structure_float(value: Any, _: type) -> float:
 
 def _structure_number(value: Any, _: type) -> float:
     if type(value) is float or type(value) is int:
-        return value  # type: ignore[no-any-return]
+        return value
     raise _expect("a number", value)
 
 

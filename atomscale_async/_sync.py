@@ -12,7 +12,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Self, TypeVar
@@ -29,6 +29,7 @@ __all__ = ["Client"]
 T = TypeVar("T")
 
 _POLL_SECONDS = 0.2
+_CANCEL_GRACE_SECONDS = 5.0
 
 
 class _LoopThread:
@@ -134,8 +135,14 @@ class Client(SyncResources):
         if threading.current_thread() is self._loop.thread:
             raise RuntimeError("a Client method was called from its own event-loop thread")
 
+        started, finished = threading.Event(), threading.Event()
+
         async def run() -> T:
-            return await call()
+            started.set()
+            try:
+                return await call()
+            finally:
+                finished.set()
 
         future: Future[T] = portal.start_task_soon(run)
         try:
@@ -146,11 +153,11 @@ class Client(SyncResources):
             return future.result()
         except BaseException:
             # Ctrl-C (or any exception raised in this thread while waiting):
-            # cancel the coroutine instead of leaving it running.
+            # cancel the coroutine and wait until it has really stopped.
             if not future.done():
                 future.cancel()
-                with contextlib.suppress(CancelledError, TimeoutError):
-                    future.exception(timeout=5)
+                if started.is_set():
+                    finished.wait(_CANCEL_GRACE_SECONDS)
             raise
 
     def _iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:

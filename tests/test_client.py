@@ -100,15 +100,15 @@ async def test_key_not_exposed_by_errors_or_logs(
         for data_id in ("x", "down"):
             try:
                 await client.oes.get(data_id)
-            except Exception as exc:  # noqa: BLE001 - inspected below
+            except Exception as exc:
                 caught.append(exc)
     assert isinstance(caught[0], AuthenticationError)
     assert "ATOMSCALE_API_KEY" in str(caught[0])
-    for exc in caught:
-        seen = [exc, exc.__cause__, exc.__context__, *vars(exc).values()]
+    for error in caught:
+        seen = [error, error.__cause__, error.__context__, *vars(error).values()]
         assert all(API_KEY not in repr(part) and API_KEY not in str(part) for part in seen)
-        assert exc.__context__ is None, "the httpx exception carries the request and its key"
-        assert API_KEY not in "".join(getattr(exc, "__notes__", []))
+        assert error.__context__ is None, "the httpx exception carries the request and its key"
+        assert API_KEY not in "".join(getattr(error, "__notes__", []))
     assert caplog.records
     assert all(API_KEY not in r.getMessage() for r in caplog.records)
 

@@ -70,7 +70,8 @@ def test_methods_mirror_the_async_ones() -> None:
             assert methods == [m for m in dir(sync_area) if not m.startswith("_")]
             for name in methods:
                 s, a = getattr(sync_area, name), getattr(async_area, name)
-                assert inspect.iscoroutinefunction(a) and not inspect.iscoroutinefunction(s)
+                assert inspect.iscoroutinefunction(a)
+                assert not inspect.iscoroutinefunction(s)
                 assert inspect.signature(s) == inspect.signature(a)
                 assert s.__doc__ == a.__doc__
         assert inspect.signature(Client.__init__) == inspect.signature(AsyncClient.__init__)
@@ -107,7 +108,8 @@ def test_one_thread_for_the_client_life_and_none_after_close(router: respx.MockR
     assert len(loop_threads()) == before + 1
     client.close()
     assert len(loop_threads()) == before
-    assert client.is_closed and copy.is_closed
+    assert client.is_closed
+    assert copy.is_closed
     with pytest.raises(RuntimeError, match="closed"):
         client.oes.get("x")
     client.close()  # idempotent

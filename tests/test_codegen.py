@@ -1,0 +1,67 @@
+"""The generated layer matches the API description, and the description is well-formed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atomscale_async import _codegen
+
+
+def test_generated_files_match_the_api_description() -> None:
+    expected = _codegen.render()
+    for name, text in expected.items():
+        on_disk = (_codegen.OUT / name).read_text(encoding="utf-8")
+        assert on_disk == text, f"_generated/{name} drifted: run `nox -s generate`"
+
+
+def test_check_mode_reports_drift(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, text in _codegen.render().items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(_codegen, "OUT", tmp_path)
+    assert _codegen.main(["--check"]) == 0
+    (tmp_path / "models.py").write_text("# edited by hand\n", encoding="utf-8")
+    assert _codegen.main(["--check"]) == 1
+
+
+def test_a_new_endpoint_is_described_then_generated(tmp_path: Path) -> None:
+    spec = _codegen.load_spec()
+    spec["paths"]["/xps/{data_id}"] = {
+        "get": {
+            "operationId": "getXps",
+            "summary": "Get the XPS result of a data entry.",
+            "x-sdk-resource": {"attribute": "xps", "method": "get"},
+            "parameters": [
+                {"name": "data_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/XPSResult"}}
+                    },
+                }
+            },
+        }
+    }
+    spec["components"]["schemas"]["XPSResult"] = {
+        "type": "object",
+        "required": ["data_id", "binding_energies"],
+        "properties": {
+            "data_id": {"type": "string"},
+            "binding_energies": {
+                "type": "array",
+                "items": {"type": "number"},
+                "x-numeric-array": True,
+            },
+        },
+    }
+    files = _codegen.Generator(spec).files()
+    assert "class XPSResult(Model):" in files["models.py"]
+    assert "binding_energies: FloatArray" in files["models.py"]
+    assert "async def get(self, data_id: str) -> XPSResult:" in files["resources.py"]
+    assert "self.xps = AsyncXps(client)" in files["resources.py"]
+    assert "def get(self, data_id: str) -> XPSResult:" in files["sync_resources.py"]
+    for name in ("models.py", "resources.py", "sync_resources.py"):
+        compile(files[name], name, "exec")  # valid Python
