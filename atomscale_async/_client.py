@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, overload
 
 import anyio
 import attrs
 import httpx
 
+from . import _bulk
+from ._bulk import Outcome, Result
 from ._generated.resources import AsyncResources
 from ._retry import Clock, RateLimitGate
 from ._transport import USER_AGENT, RequestOptions, SharedState, build_http_client, request
@@ -205,6 +208,114 @@ class AsyncClient(AsyncResources):
         clone = object.__new__(type(self))
         clone._setup(self._state, attrs.evolve(self._options, **changes))
         return clone
+
+    @overload
+    async def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["raise"] = "raise",
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result]: ...
+    @overload
+    async def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["return"],
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result | Exception]: ...
+    async def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result] | list[Result | Exception]:
+        """Fetch the results of many data entries concurrently, in the order of ``data_ids``.
+
+        Each id's kind is looked up in the catalogue (skipped when ``data_type``
+        is given); SIMS entries give ``SIMSResult``, OES entries ``OESResult``,
+        other kinds an ``UnknownResult`` (with an ``UnknownDataTypeWarning``).
+        Every id is attempted even when some fail. Duplicate ids are fetched once.
+
+        Example:
+            >>> results = await client.get(data_ids=ids)  # doctest: +SKIP
+            >>> spectra = await client.get(ids, data_type="oes", concurrency=16)  # doctest: +SKIP
+
+        Args:
+            data_ids: One id, or many.
+            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            errors: ``"raise"``: raise ``BulkFetchError`` (carrying ``.results`` and
+                ``.errors``) once every id was attempted, if any failed;
+                ``"return"``: put the exception in each failed position.
+            concurrency: Narrow the client's ``max_concurrency`` for this call.
+            on_progress: Called with ``(done, total)`` after each distinct id.
+            progress: Show a progress bar (needs the ``progress`` extra).
+
+        Returns:
+            One result (or, with ``errors="return"``, exception) per id given.
+
+        Raises:
+            BulkFetchError: Some ids failed (``errors="raise"``).
+        """
+        return await _bulk.get(
+            self,
+            data_ids,
+            data_type=data_type,
+            errors=errors,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            progress=progress,
+        )
+
+    def iter_results(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> AsyncIterator[Outcome]:
+        """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
+
+        A failure does not stop the stream: its outcome carries the error. To stop
+        early, close the iterator (``async with contextlib.aclosing(...)``), so
+        that the fetches in flight are cancelled at once.
+
+        Example:
+            >>> async for outcome in client.iter_results(ids):  # doctest: +SKIP
+            ...     if outcome.ok:
+            ...         store(outcome.data_id, outcome.result)
+
+        Args:
+            data_ids: One id, or many.
+            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            concurrency: Narrow the client's ``max_concurrency`` for this call.
+            on_progress: Called with ``(done, total)`` after each distinct id.
+            progress: Show a progress bar (needs the ``progress`` extra).
+
+        Returns:
+            An async iterator of ``Outcome``.
+        """
+        return _bulk.iter_results(
+            self,
+            data_ids,
+            data_type=data_type,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            progress=progress,
+        )
 
     async def _request(
         self,

@@ -11,22 +11,29 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Literal, Self, TypeVar, overload
 
 import anyio
 import httpx
 from anyio.from_thread import BlockingPortal
 
+from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
 from ._generated.sync_resources import SyncResources
 
 __all__ = ["Client"]
 
 T = TypeVar("T")
+
+_STREAM_BUFFER = 256
+_SYNC_NOTE = """
+        In ``Client`` this blocks; an async iterator becomes a plain iterator, and
+        ``on_progress`` runs on the client's event-loop thread.
+        """
 
 _POLL_SECONDS = 0.2
 _CANCEL_GRACE_SECONDS = 5.0
@@ -160,24 +167,113 @@ class Client(SyncResources):
                     finished.wait(_CANCEL_GRACE_SECONDS)
             raise
 
-    def _iterate(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
-        """Drive an async iterator on the loop thread as a plain iterator."""
-        iterator: AsyncIterator[T] | None = None
+    def _stream(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """Run an async iterator in one task on the loop thread; hand its items over in batches.
 
-        async def start() -> AsyncIterator[T]:
-            return make()
+        One task owns the whole async iteration (its task groups must not change
+        task); the items cross over a bounded stream, so memory stays bounded.
+        Closing this iterator early cancels that task.
+        """
+        portal = self._loop.portal
+        if self._async.is_closed or portal is None or not self._loop.thread.is_alive():
+            raise RuntimeError("this client is closed; create a new one")
+        send, receive = anyio.create_memory_object_stream[T](_STREAM_BUFFER)
 
-        iterator = self._run(start)
-        try:
-            while True:
+        async def pump() -> None:
+            async with send:
+                async for item in make():
+                    await send.send(item)
+
+        async def next_batch() -> list[T]:
+            try:
+                batch = [await receive.receive()]
+            except anyio.EndOfStream:
+                return []
+            while len(batch) < _STREAM_BUFFER:
                 try:
-                    yield self._run(iterator.__anext__)
-                except StopAsyncIteration:
-                    return
+                    batch.append(receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            return batch
+
+        future = portal.start_task_soon(pump)
+        try:
+            while batch := self._run(next_batch):
+                yield from batch
+            future.result()  # an error raised before or during the iteration
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None and not self._async.is_closed:
-                self._run(aclose)
+            if not future.done():
+                future.cancel()
+            receive.close()
+
+    @overload
+    def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["raise"] = "raise",
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result]: ...
+    @overload
+    def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["return"],
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result | Exception]: ...
+    def get(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        errors: Literal["raise", "return"] = "raise",
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> list[Result] | list[Result | Exception]:
+        # The docstring is AsyncClient.get's (set below). ``on_progress`` runs
+        # on the client's event-loop thread, not the calling thread.
+        async def call() -> list[Result] | list[Result | Exception]:
+            return await self._async.get(
+                data_ids,
+                data_type=data_type,
+                errors=errors,
+                concurrency=concurrency,
+                on_progress=on_progress,
+                progress=progress,
+            )
+
+        return self._run(call)
+
+    def iter_results(
+        self,
+        data_ids: str | Iterable[str],
+        *,
+        data_type: str | None = None,
+        concurrency: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> Iterator[Outcome]:
+        # The docstring is AsyncClient.iter_results's (set below): a plain iterator here.
+        return self._stream(
+            lambda: self._async.iter_results(
+                data_ids,
+                data_type=data_type,
+                concurrency=concurrency,
+                on_progress=on_progress,
+                progress=progress,
+            )
+        )
+
+    get.__doc__ = (AsyncClient.get.__doc__ or "") + _SYNC_NOTE
+    iter_results.__doc__ = (AsyncClient.iter_results.__doc__ or "") + _SYNC_NOTE
 
     @property
     def base_url(self) -> str:

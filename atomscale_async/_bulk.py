@@ -1,0 +1,302 @@
+"""Bulk fetch: ``client.get(data_ids)`` and ``client.iter_results(data_ids)``.
+
+Each distinct id is fetched once. Without ``data_type`` the kind of each id is
+looked up in the catalogue (``GET data_entries/``, 100 ids a request, several
+requests in flight) and the lookups feed a pool of workers that fetch results
+as soon as their kind is known. Every request goes through the client's
+request loop, so the client-wide concurrency limit and 429 pause hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import anyio
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import BulkFetchError, NotFoundError
+from ._generated.models import DataEntry, OESResult, SIMSResult
+
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+
+__all__ = [
+    "CATALOGUE_CHUNK",
+    "Outcome",
+    "Result",
+    "UnknownDataTypeWarning",
+    "UnknownResult",
+    "get",
+    "iter_results",
+]
+
+CATALOGUE_CHUNK = 100
+#: Catalogue lookups in flight at once (each resolves up to 100 ids).
+CATALOGUE_WIDTH = 4
+KNOWN_TYPES = ("sims", "oes")
+
+_logger = logging.getLogger("atomscale_async")
+
+
+class UnknownDataTypeWarning(UserWarning):
+    """The catalogue names a kind of data this SDK version cannot fetch yet."""
+
+
+@attrs.frozen(kw_only=True)
+class UnknownResult:
+    """A data entry of a kind this SDK does not know (it may be out of date).
+
+    Attributes:
+        data_id: The data entry UUID.
+        data_type: The kind the catalogue gave, e.g. ``"xps"``.
+        catalogue_entry: The catalogue's entry for the id.
+    """
+
+    data_id: str
+    data_type: str
+    catalogue_entry: DataEntry
+
+
+Result: TypeAlias = SIMSResult | OESResult | UnknownResult
+ProgressCallback: TypeAlias = Callable[[int, int], object]
+# (data id, kind, catalogue entry or None when the caller gave the kind)
+_Work: TypeAlias = tuple[str, str, DataEntry | None]
+
+
+@attrs.frozen
+class Outcome:
+    """What ``iter_results`` yields for each distinct id: exactly one of result / error is set.
+
+    Attributes:
+        data_id: The data entry UUID.
+        result: The result, when the fetch succeeded.
+        error: The exception, when it failed.
+    """
+
+    data_id: str
+    result: Result | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the fetch succeeded."""
+        return self.error is None
+
+
+def normalize_ids(data_ids: str | Iterable[str]) -> list[str]:
+    """The ids as a list; a single id is a list of one."""
+    ids = [data_ids] if isinstance(data_ids, str) else list(data_ids)
+    for index, data_id in enumerate(ids):
+        if not isinstance(data_id, str) or not data_id:
+            raise TypeError(f"data_ids[{index}] must be a non-empty string, got {data_id!r}")
+    return ids
+
+
+def _check(data_type: str | None, concurrency: int | None, client: AsyncClient) -> int:
+    if data_type is not None and data_type not in KNOWN_TYPES:
+        raise ValueError(f"data_type must be one of {KNOWN_TYPES} or None, got {data_type!r}")
+    limit = client.max_concurrency
+    if concurrency is None:
+        return limit
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    return min(concurrency, limit)
+
+
+class _Run:
+    """The state of one bulk call."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        data_type: str | None,
+        width: int,
+        total: int,
+        emit: Callable[[Outcome], Awaitable[None]],
+        on_progress: ProgressCallback | None,
+        progress: bool,
+    ) -> None:
+        self.client = client
+        self.data_type = data_type
+        self.width = width
+        self.total = total
+        self.done = 0
+        self.emit_outcome = emit
+        self.on_progress = on_progress
+        self.warned: set[str] = set()
+        self.bar = _progress_bar(total) if progress else None
+
+    async def emit(self, outcome: Outcome) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+        if self.bar is not None:
+            self.bar.update(1)
+        await self.emit_outcome(outcome)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    async def fetch(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
+        try:
+            if kind == "oes":
+                return Outcome(data_id, await self.client.oes.get(data_id))
+            if kind == "sims":
+                return Outcome(data_id, await self.client.sims.get(data_id))
+            assert entry is not None
+            self.warn_unknown(kind)
+            unknown = UnknownResult(data_id=data_id, data_type=kind, catalogue_entry=entry)
+            return Outcome(data_id, unknown)
+        except Exception as exc:  # every failure becomes this id's outcome
+            return Outcome(data_id, error=exc)
+
+    def warn_unknown(self, kind: str) -> None:
+        if kind in self.warned:
+            return
+        self.warned.add(kind)
+        message = (
+            f"data_type {kind!r} is not known to atomscale-async; its entries are returned as "
+            "UnknownResult. Upgrade atomscale-async to fetch them."
+        )
+        try:
+            warnings.warn(message, UnknownDataTypeWarning, stacklevel=2)
+        except UnknownDataTypeWarning:
+            # Turned into an error by a warnings filter (-W error): say it in the
+            # log instead of aborting the fetch and losing the other results.
+            _logger.warning(message)
+
+    async def run(self, ids: Sequence[str]) -> None:
+        work_send, work_receive = anyio.create_memory_object_stream[_Work](self.width)
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(min(self.width, len(ids)) or 1):
+                    tg.start_soon(self.worker, work_receive.clone())
+                work_receive.close()
+                if self.data_type is not None:
+                    async with work_send:
+                        for data_id in ids:
+                            await work_send.send((data_id, self.data_type, None))
+                else:
+                    await self.resolve(ids, work_send)
+        finally:
+            self.close()
+
+    async def worker(self, work: MemoryObjectReceiveStream[_Work]) -> None:
+        async with work:
+            async for data_id, kind, entry in work:
+                await self.emit(await self.fetch(data_id, kind, entry))
+
+    async def resolve(self, ids: Sequence[str], work: MemoryObjectSendStream[_Work]) -> None:
+        chunks = [ids[i : i + CATALOGUE_CHUNK] for i in range(0, len(ids), CATALOGUE_CHUNK)]
+        chunk_send, chunk_receive = anyio.create_memory_object_stream[Sequence[str]](math.inf)
+        for chunk in chunks:
+            chunk_send.send_nowait(chunk)
+        chunk_send.close()
+        async with work, chunk_receive, anyio.create_task_group() as tg:
+            for _ in range(min(CATALOGUE_WIDTH, len(chunks))):
+                tg.start_soon(self.lookup, chunk_receive.clone(), work.clone())
+
+    async def lookup(
+        self,
+        chunks: MemoryObjectReceiveStream[Sequence[str]],
+        work: MemoryObjectSendStream[_Work],
+    ) -> None:
+        async with chunks, work:
+            async for chunk in chunks:
+                try:
+                    entries = await self.client.data_entries.list(data_ids=chunk)
+                except Exception as exc:
+                    for data_id in chunk:
+                        await self.emit(Outcome(data_id, error=exc))
+                    continue
+                found = {entry.data_id: entry for entry in entries}
+                for data_id in chunk:
+                    entry = found.get(data_id)
+                    if entry is None:
+                        await self.emit(Outcome(data_id, error=_unknown_id(data_id, self.client)))
+                    else:
+                        await work.send((data_id, entry.char_source_type, entry))
+
+
+def _unknown_id(data_id: str, client: AsyncClient) -> NotFoundError:
+    url = f"{client.base_url}data_entries/"
+    return NotFoundError(
+        f"data id {data_id!r} is not in the catalogue; check the id",
+        status_code=404,
+        body=None,
+        method="GET",
+        url=url,
+    )
+
+
+def _progress_bar(total: int) -> Any:
+    from ._optional import require
+
+    require("progress=True", "progress", "tqdm")
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="result", desc="atomscale", dynamic_ncols=True)
+
+
+async def get(
+    client: AsyncClient,
+    data_ids: str | Iterable[str],
+    *,
+    data_type: str | None = None,
+    errors: Literal["raise", "return"] = "raise",
+    concurrency: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress: bool = False,
+) -> list[Any]:
+    """Fetch many results concurrently; see ``AsyncClient.get``."""
+    if errors not in ("raise", "return"):
+        raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
+    ids = normalize_ids(data_ids)
+    unique = list(dict.fromkeys(ids))
+    width = _check(data_type, concurrency, client)
+    outcomes: dict[str, Outcome] = {}
+
+    async def collect(outcome: Outcome) -> None:
+        outcomes[outcome.data_id] = outcome
+
+    if unique:
+        run = _Run(client, data_type, width, len(unique), collect, on_progress, progress)
+        await run.run(unique)
+    failed = {i: o.error for i, o in outcomes.items() if o.error is not None}
+    if failed and errors == "raise":
+        succeeded = {i: o.result for i, o in outcomes.items() if o.error is None}
+        raise BulkFetchError(succeeded, failed)
+    return [outcomes[i].result if outcomes[i].error is None else outcomes[i].error for i in ids]
+
+
+async def iter_results(
+    client: AsyncClient,
+    data_ids: str | Iterable[str],
+    *,
+    data_type: str | None = None,
+    concurrency: int | None = None,
+    on_progress: ProgressCallback | None = None,
+    progress: bool = False,
+) -> AsyncIterator[Outcome]:
+    """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``."""
+    unique = list(dict.fromkeys(normalize_ids(data_ids)))
+    width = _check(data_type, concurrency, client)
+    if not unique:
+        return
+    send, receive = anyio.create_memory_object_stream[Outcome](width)
+    run = _Run(client, data_type, width, len(unique), send.send, on_progress, progress)
+
+    async def produce() -> None:
+        async with send:
+            await run.run(unique)
+
+    async with receive, anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        async for outcome in receive:
+            yield outcome
