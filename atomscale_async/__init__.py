@@ -24,6 +24,7 @@ from ._errors import (
     ResponseValidationError,
     UnprocessableEntityError,
 )
+from ._frames import results_to_frames
 from ._generated.models import (
     CharSourceType,
     ConstraintMode,
@@ -41,6 +42,7 @@ from ._generated.models import (
     TargetMaterialSampleCreate,
 )
 from ._model import Model
+from ._optional import MissingExtraError
 from ._sync import Client
 from ._version import __version__
 
@@ -61,6 +63,7 @@ __all__ = [
     "DetectedPeak",
     "FloatArray",
     "InternalServerError",
+    "MissingExtraError",
     "Model",
     "NotFoundError",
     "OESResult",
@@ -78,4 +81,5 @@ __all__ = [
     "TargetMaterialSampleCreate",
     "UnprocessableEntityError",
     "__version__",
+    "results_to_frames",
 ]

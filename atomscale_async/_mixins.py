@@ -8,10 +8,21 @@ leaves ``__repr__`` to the mixin.
 
 from __future__ import annotations
 
+import html
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from ._frames import FloatVector
     from ._generated.models import OESResult, SIMSDepthProfile, SIMSResult
+
+#: Rows an HTML summary shows at most (species of a SIMS result, elements of an OES one).
+_HTML_ROWS = 20
 
 __all__ = ["OESResultMixin", "SIMSDepthProfileMixin", "SIMSResultMixin"]
 
@@ -29,6 +40,33 @@ class SIMSDepthProfileMixin:
             f"concentration_units={profile.concentration_units!r})"
         )
 
+    def _repr_html_(self) -> str:
+        profile = cast("SIMSDepthProfile", self)
+        caption = f"SIMSDepthProfile {profile.species_name} · {profile.data_id}"
+        return _table(caption, _PROFILE_HEADER, [_profile_row(profile)])
+
+    def to_numpy(self) -> tuple[FloatVector, FloatVector]:
+        """The depths and concentrations as numpy arrays.
+
+        The arrays are read-only views of the model's data (no copy); call
+        ``.copy()`` on one to modify it. numpy comes with the ``pandas`` and
+        ``plot`` extras.
+
+        Returns:
+            ``(depths, concentrations)``, two float64 arrays of the same length.
+
+        Raises:
+            MissingExtraError: numpy is not installed.
+            ValueError: the two arrays have different lengths.
+
+        Example:
+            >>> depths, concentrations = profile.to_numpy()  # doctest: +SKIP
+            >>> depths[concentrations.argmax()]  # depth of the peak concentration  # doctest: +SKIP
+        """
+        from ._frames import profile_to_numpy
+
+        return profile_to_numpy(cast("SIMSDepthProfile", self))
+
 
 class SIMSResultMixin:
     """Behaviour of ``SIMSResult``."""
@@ -39,6 +77,62 @@ class SIMSResultMixin:
         result = cast("SIMSResult", self)
         species = [p.species_name for p in result.depth_profiles]
         return f"SIMSResult(data_id={result.data_id!r}, species={species!r})"
+
+    def _repr_html_(self) -> str:
+        result = cast("SIMSResult", self)
+        profiles = result.depth_profiles
+        rows = [_profile_row(p) for p in profiles[:_HTML_ROWS]]
+        if not profiles:
+            rows.append(["no depth profiles", "", "", ""])
+        elif len(profiles) > _HTML_ROWS:
+            rows.append([f"… {len(profiles) - _HTML_ROWS} more", "", "", ""])
+        return _table(f"SIMSResult · {result.data_id}", _PROFILE_HEADER, rows)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The depth profiles as one tidy frame, one row per point of each profile.
+
+        Columns: ``species``, ``depth``, ``depth_units``, ``concentration``,
+        ``concentration_units``. ``frame.attrs`` holds ``data_id`` and
+        ``units``: ``{"depth": ..., "concentration": ...}``, each None when the
+        profiles disagree.
+
+        Raises:
+            MissingExtraError: pandas is not installed
+                (``pip install 'atomscale-async[pandas]'``).
+            ValueError: a profile's depths and concentrations differ in length.
+
+        Example:
+            >>> frame = result.to_pandas()  # doctest: +SKIP
+            >>> frame.pivot(  # doctest: +SKIP
+            ...     index="depth", columns="species", values="concentration"
+            ... )
+        """
+        from ._frames import sims_frame
+
+        return sims_frame(cast("SIMSResult", self))
+
+    def plot(self, ax: Axes | None = None, *, species: str | Iterable[str] | None = None) -> Axes:
+        """Plot concentration (log scale) against depth, one line per species.
+
+        Args:
+            ax: The matplotlib axes to draw in; a new figure when None.
+            species: Plot only this species (or these); all of them when None.
+
+        Returns:
+            The axes drawn in.
+
+        Raises:
+            MissingExtraError: matplotlib is not installed
+                (``pip install 'atomscale-async[plot]'``).
+            ValueError: ``species`` names a species the result has no profile of.
+
+        Example:
+            >>> ax = result.plot()  # doctest: +SKIP
+            >>> ax.figure.savefig("sims.png")  # doctest: +SKIP
+        """
+        from ._plots import plot_sims
+
+        return plot_sims(cast("SIMSResult", self), ax, species=species)
 
 
 class OESResultMixin:
@@ -54,3 +148,159 @@ class OESResultMixin:
             f"wavelength_unit={result.wavelength_unit!r}, peaks={len(result.detected_peaks)}, "
             f"elements={elements!r})"
         )
+
+    def _repr_html_(self) -> str:
+        result = cast("OESResult", self)
+        points = len(result.wavelengths)
+        grid = f"{points}"
+        if points:
+            grid += f" ({_span(result.wavelengths, result.wavelength_unit)})"
+        captured = [name for name in ("reference", "dark") if getattr(result, name) is not None]
+        missing = [name for name in ("reference", "dark") if getattr(result, name) is None]
+        spectra = ", ".join(["sample", *captured, "scope_corrected"])
+        if missing:
+            spectra += f" (no {' or '.join(missing)})"
+        counts = Counter(p.element for p in result.detected_peaks)
+        elements = [f"{element} ({n})" for element, n in sorted(counts.items())]
+        if len(elements) > _HTML_ROWS:
+            elements = [*elements[:_HTML_ROWS], f"… {len(elements) - _HTML_ROWS} more"]
+        peaks = f"{len(result.detected_peaks)}"
+        if elements:
+            peaks += f": {', '.join(elements)}"
+        constraint = result.constraint_mode
+        if result.constrained_elements:
+            constraint += f" ({', '.join(result.constrained_elements)})"
+        rows = [
+            ["spectrum type", result.spectrum_type],
+            ["points", grid],
+            ["spectra", spectra],
+            ["peaks", peaks],
+            ["constraint", constraint],
+            ["last updated", result.last_updated.isoformat(timespec="seconds")],
+        ]
+        return _table(f"OESResult · {result.data_id}", None, rows)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The spectra as a frame, one row per wavelength.
+
+        Columns: ``wavelength``, ``sample``, ``reference``, ``dark``,
+        ``scope_corrected``; a spectrum that was not captured is all NaN.
+        ``frame.attrs`` holds ``data_id`` and ``units``: ``{"wavelength": ...}``.
+
+        Raises:
+            MissingExtraError: pandas is not installed
+                (``pip install 'atomscale-async[pandas]'``).
+            ValueError: a spectrum's length differs from the wavelengths'.
+
+        Example:
+            >>> frame = result.to_pandas()  # doctest: +SKIP
+            >>> window = frame.wavelength.between(400, 420)  # doctest: +SKIP
+            >>> frame.loc[window, "scope_corrected"].max()  # doctest: +SKIP
+        """
+        from ._frames import oes_frame
+
+        return oes_frame(cast("OESResult", self))
+
+    def peaks_frame(self) -> pd.DataFrame:
+        """The detected peaks as a frame: ``peak_id``, ``wavelength_nm``, ``element``.
+
+        Raises:
+            MissingExtraError: pandas is not installed
+                (``pip install 'atomscale-async[pandas]'``).
+
+        Example:
+            >>> result.peaks_frame().groupby("element").wavelength_nm.min()  # doctest: +SKIP
+        """
+        from ._frames import peaks_frame
+
+        return peaks_frame(cast("OESResult", self))
+
+    def to_numpy(self, spectrum: str = "scope_corrected") -> tuple[FloatVector, FloatVector]:
+        """The wavelengths and one spectrum as numpy arrays.
+
+        The arrays are read-only views of the model's data (no copy); a
+        spectrum that was not captured comes back as NaNs.
+
+        Args:
+            spectrum: ``"scope_corrected"``, ``"sample"``, ``"reference"`` or ``"dark"``.
+
+        Returns:
+            ``(wavelengths, intensities)``, two float64 arrays of the same length.
+
+        Raises:
+            MissingExtraError: numpy is not installed.
+            ValueError: ``spectrum`` is not one of the four, or its length differs
+                from the wavelengths'.
+
+        Example:
+            >>> wavelengths, intensities = result.to_numpy()  # doctest: +SKIP
+            >>> wavelengths[intensities.argmax()]  # the strongest line  # doctest: +SKIP
+        """
+        from ._frames import oes_to_numpy
+
+        return oes_to_numpy(cast("OESResult", self), spectrum)
+
+    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+        """Plot the scope-corrected spectrum, each detected peak marked with its element.
+
+        Args:
+            ax: The matplotlib axes to draw in; a new figure when None.
+            peaks: Mark and label the detected peaks.
+
+        Returns:
+            The axes drawn in.
+
+        Raises:
+            MissingExtraError: matplotlib is not installed
+                (``pip install 'atomscale-async[plot]'``).
+
+        Example:
+            >>> ax = result.plot()  # doctest: +SKIP
+            >>> ax.set_xlim(380, 460)  # zoom on the Ga and In lines  # doctest: +SKIP
+        """
+        from ._plots import plot_oes
+
+        return plot_oes(cast("OESResult", self), ax, peaks=peaks)
+
+
+_PROFILE_HEADER = ("species", "points", "depth", "concentration")
+
+
+def _finite_range(values: Iterable[float]) -> tuple[float, float] | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return (min(finite), max(finite)) if finite else None
+
+
+def _span(values: Iterable[float], unit: str, fmt: str = "g") -> str:
+    bounds = _finite_range(values)
+    if bounds is None:
+        return "—"
+    return f"{bounds[0]:{fmt}} \N{EN DASH} {bounds[1]:{fmt}} {unit}"
+
+
+def _profile_row(profile: SIMSDepthProfile) -> list[str]:
+    return [
+        profile.species_name,
+        str(len(profile.depths)),
+        _span(profile.depths, profile.depth_units),
+        _span(profile.concentrations, profile.concentration_units, ".3g"),
+    ]
+
+
+def _table(caption: str, header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:
+    """A small HTML table; every cell is escaped."""
+    parts = ["<table>", f"<caption>{html.escape(caption)}</caption>"]
+    if header is not None:
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        parts.append(f"<thead><tr>{cells}</tr></thead>")
+    parts.append("<tbody>")
+    for row in rows:
+        if header is None:  # a key/value table: the key is a row header
+            key, *values = row
+            cells = f'<th style="text-align:left">{html.escape(key)}</th>'
+            cells += "".join(f'<td style="text-align:left">{html.escape(v)}</td>' for v in values)
+        else:
+            cells = "".join(f"<td>{html.escape(v)}</td>" for v in row)
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
