@@ -7,6 +7,7 @@ Example:
 """
 
 from ._arrays import FloatArray
+from ._bulk import Outcome, Result, UnknownDataTypeWarning, UnknownResult
 from ._client import AsyncClient
 from ._errors import (
     APIConnectionError,
@@ -67,9 +68,11 @@ __all__ = [
     "Model",
     "NotFoundError",
     "OESResult",
+    "Outcome",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
+    "Result",
     "SIMSDepthProfile",
     "SIMSResult",
     "SynthSourceType",
@@ -79,6 +82,8 @@ __all__ = [
     "TargetMaterialLayerCreate",
     "TargetMaterialSample",
     "TargetMaterialSampleCreate",
+    "UnknownDataTypeWarning",
+    "UnknownResult",
     "UnprocessableEntityError",
     "__version__",
     "results_to_frames",

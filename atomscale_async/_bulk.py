@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
@@ -283,7 +283,7 @@ async def iter_results(
     concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
-) -> AsyncIterator[Outcome]:
+) -> AsyncGenerator[Outcome, None]:
     """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``."""
     unique = list(dict.fromkeys(normalize_ids(data_ids)))
     width = _check(data_type, concurrency, client)
@@ -298,5 +298,10 @@ async def iter_results(
 
     async with receive, anyio.create_task_group() as tg:
         tg.start_soon(produce)
-        async for outcome in receive:
-            yield outcome
+        try:
+            async for outcome in receive:
+                yield outcome
+        except GeneratorExit:
+            # Closed early (aclose): stop the fetches in flight and return, so
+            # that the task group does not report GeneratorExit as an error.
+            tg.cancel_scope.cancel()

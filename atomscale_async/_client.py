@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -286,7 +286,7 @@ class AsyncClient(AsyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
-    ) -> AsyncIterator[Outcome]:
+    ) -> AsyncGenerator[Outcome, None]:
         """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
 
         A failure does not stop the stream: its outcome carries the error. To stop

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from types import TracebackType
@@ -167,7 +167,7 @@ class Client(SyncResources):
                     finished.wait(_CANCEL_GRACE_SECONDS)
             raise
 
-    def _stream(self, make: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+    def _stream(self, make: Callable[[], AsyncGenerator[T, None]]) -> Generator[T, None, None]:
         """Run an async iterator in one task on the loop thread; hand its items over in batches.
 
         One task owns the whole async iteration (its task groups must not change
@@ -180,8 +180,9 @@ class Client(SyncResources):
         send, receive = anyio.create_memory_object_stream[T](_STREAM_BUFFER)
 
         async def pump() -> None:
-            async with send:
-                async for item in make():
+            # aclosing: on cancellation the iterator is closed in this very task.
+            async with send, contextlib.aclosing(make()) as items:
+                async for item in items:
                     await send.send(item)
 
         async def next_batch() -> list[T]:
@@ -260,7 +261,7 @@ class Client(SyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
-    ) -> Iterator[Outcome]:
+    ) -> Generator[Outcome, None, None]:
         # The docstring is AsyncClient.iter_results's (set below): a plain iterator here.
         return self._stream(
             lambda: self._async.iter_results(

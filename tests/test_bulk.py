@@ -1,0 +1,459 @@
+"""Bulk fetch: order, catalogue chunks, the concurrency bound, partial failure, 429 pause, cancellation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from atomscale_async import (
+    AsyncClient,
+    BulkFetchError,
+    Client,
+    InternalServerError,
+    NotFoundError,
+    OESResult,
+    Outcome,
+    SIMSResult,
+    UnknownDataTypeWarning,
+    UnknownResult,
+)
+
+from .conftest import API_KEY, BASE_URL, ClientFactory, FakeClock
+from .payloads import OES, SIMS_PROFILE, fresh
+
+pytestmark = pytest.mark.anyio
+
+
+def oes_for(data_id: str) -> dict[str, object]:
+    return fresh(OES) | {"data_id": data_id}
+
+
+def sims_for(data_id: str) -> list[dict[str, object]]:
+    return [fresh(SIMS_PROFILE) | {"data_id": data_id}]
+
+
+class FakeAPI:
+    """A catalogue plus SIMS/OES endpoints, recording what the server saw."""
+
+    def __init__(self, router: respx.MockRouter, kinds: dict[str, str], delay: float = 0.0) -> None:
+        self.kinds = kinds
+        self.delay = delay
+        self.catalogue_requests: list[list[str]] = []
+        self.fetched: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.fail: dict[str, httpx.Response] = {}
+        router.get("data_entries/").mock(side_effect=self.catalogue)
+        router.get(url__regex=r"/(sims|oes)/.+").mock(side_effect=self.result)
+
+    async def catalogue(self, request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("data_ids")
+        self.catalogue_requests.append(ids)
+        entries = [
+            {"data_id": i, "char_source_type": self.kinds[i], "collected_datetime": None}
+            for i in ids
+            if i in self.kinds
+        ]
+        return httpx.Response(200, json=entries)
+
+    async def result(self, request: httpx.Request) -> httpx.Response:
+        kind, data_id = request.url.path.strip("/").split("/")
+        self.fetched.append(data_id)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await anyio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        if data_id in self.fail:
+            return self.fail[data_id]
+        if self.kinds.get(data_id) != kind:
+            return httpx.Response(404, json={"detail": "not found"})
+        return httpx.Response(200, json=oes_for(data_id) if kind == "oes" else sims_for(data_id))
+
+
+def kinds_of(n: int) -> dict[str, str]:
+    return {f"id-{i:05d}": ("oes" if i % 2 else "sims") for i in range(n)}
+
+
+async def test_results_come_back_in_order_and_typed(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(10)
+    api = FakeAPI(router, kinds)
+    ids = list(reversed(kinds))
+    async with make_client() as client:
+        results = await client.get(data_ids=ids)
+    assert [r.data_id for r in results] == ids
+    for data_id, result in zip(ids, results, strict=True):
+        assert isinstance(result, OESResult if kinds[data_id] == "oes" else SIMSResult)
+    assert sorted(api.fetched) == sorted(ids)
+
+
+async def test_a_single_id_gives_a_list_of_one(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    FakeAPI(router, {"abc": "sims"})
+    async with make_client() as client:
+        results = await client.get(data_ids="abc")
+    assert len(results) == 1
+    assert isinstance(results[0], SIMSResult)
+    assert results[0].depth_profiles[0].species_name == "Si"
+
+
+async def test_catalogue_is_asked_at_most_100_ids_a_request(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(250)
+    api = FakeAPI(router, kinds)
+    async with make_client() as client:
+        await client.get(list(kinds))
+    assert sorted(len(chunk) for chunk in api.catalogue_requests) == [50, 100, 100]
+    assert sorted(i for chunk in api.catalogue_requests for i in chunk) == sorted(kinds)
+
+
+async def test_data_type_skips_the_catalogue(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = {f"o{i}": "oes" for i in range(5)}
+    api = FakeAPI(router, kinds)
+    async with make_client() as client:
+        results = await client.get(list(kinds), data_type="oes")
+    assert api.catalogue_requests == []
+    assert all(isinstance(r, OESResult) for r in results)
+
+
+async def test_concurrency_never_exceeds_the_client_limit(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(60)
+    api = FakeAPI(router, kinds, delay=0.01)
+    async with make_client(max_concurrency=5) as client:
+        # two bulk calls and single calls at once share the one limit
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.get, list(kinds)[:30])
+            tg.start_soon(client.get, list(kinds)[30:])
+            for data_id in list(kinds)[:5]:
+                tg.start_soon(
+                    client.oes.get if kinds[data_id] == "oes" else client.sims.get, data_id
+                )
+    assert api.max_in_flight == 5
+
+
+async def test_per_call_concurrency_narrows_the_limit(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(20)
+    api = FakeAPI(router, kinds, delay=0.01)
+    async with make_client(max_concurrency=10) as client:
+        await client.get(list(kinds), concurrency=3)
+        assert api.max_in_flight == 3
+        await client.get(list(kinds), concurrency=50)  # cannot widen it
+    assert api.max_in_flight == 10
+
+
+async def test_partial_failure_raises_with_every_result_and_error(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(8)
+    api = FakeAPI(router, kinds)
+    api.fail["id-00003"] = httpx.Response(500, json={"detail": "boom"})
+    ids = [*kinds, "missing"]
+    async with make_client(max_retries=0) as client:
+        with pytest.raises(BulkFetchError) as info:
+            await client.get(ids)
+    error = info.value
+    assert set(error.results) == set(kinds) - {"id-00003"}
+    assert set(error.errors) == {"id-00003", "missing"}
+    assert isinstance(error.errors["id-00003"], InternalServerError)
+    assert isinstance(error.errors["missing"], NotFoundError)
+    assert "2 of 9 data ids failed" in str(error)
+    assert sorted(set(api.fetched)) == sorted(kinds), "every known id was attempted"
+
+
+async def test_errors_return_puts_exceptions_in_place(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(4)
+    api = FakeAPI(router, kinds)
+    api.fail["id-00001"] = httpx.Response(404, json={"detail": "gone"})
+    async with make_client() as client:
+        results = await client.get([*kinds, "nope"], errors="return")
+    assert isinstance(results[0], SIMSResult)
+    assert isinstance(results[1], NotFoundError)
+    assert isinstance(results[4], NotFoundError)
+    assert "not in the catalogue" in str(results[4])
+
+
+async def test_a_failed_catalogue_chunk_fails_only_its_ids(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(150)
+    api = FakeAPI(router, kinds)
+    original = api.catalogue
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        if "id-00000" in request.url.params.get_list("data_ids"):
+            return httpx.Response(503)
+        return await original(request)
+
+    router.get("data_entries/").mock(side_effect=flaky)
+    async with make_client(max_retries=0) as client:
+        results = await client.get(list(kinds), errors="return")
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(failed) == 100
+    assert all(isinstance(r, InternalServerError) for r in failed)
+    assert sum(isinstance(r, OESResult | SIMSResult) for r in results) == 50
+
+
+async def test_unknown_kinds_warn_once_per_kind(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = {"x1": "xps", "x2": "xps", "r1": "raman", "o1": "oes"}
+    api = FakeAPI(router, kinds)
+    async with make_client() as client:
+        with pytest.warns(UnknownDataTypeWarning) as record:
+            results = await client.get(list(kinds))
+    assert sorted(str(w.message).split("'")[1] for w in record) == ["raman", "xps"]
+    assert "may be out of date" in str(record[0].message) or "Upgrade" in str(record[0].message)
+    unknown = results[0]
+    assert isinstance(unknown, UnknownResult)
+    assert unknown.data_type == "xps"
+    assert unknown.catalogue_entry.data_id == "x1"
+    assert isinstance(results[3], OESResult)
+    assert api.fetched == ["o1"], "unknown kinds are not fetched"
+
+
+async def test_unknown_kind_under_w_error_does_not_abort(
+    router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    async with make_client() as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            results = await client.get(["x1", "o1"])
+    assert isinstance(results[0], UnknownResult)
+    assert isinstance(results[1], OESResult)
+    assert any(
+        "'xps' is not known" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
+
+
+async def test_duplicates_are_fetched_once(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    api = FakeAPI(router, {"a": "oes", "b": "sims"})
+    calls: list[tuple[int, int]] = []
+    async with make_client() as client:
+        results = await client.get(
+            ["a", "b", "a", "a"], on_progress=lambda d, t: calls.append((d, t))
+        )
+    assert sorted(api.fetched) == ["a", "b"]
+    assert results[0] is results[2] is results[3]
+    assert calls == [(1, 2), (2, 2)]
+
+
+async def test_progress_callback_counts_failures_too(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    FakeAPI(router, kinds_of(5))
+    calls: list[tuple[int, int]] = []
+    async with make_client() as client:
+        await client.get(
+            [*kinds_of(5), "missing"],
+            errors="return",
+            on_progress=lambda d, t: calls.append((d, t)),
+        )
+    assert calls == [(i, 6) for i in range(1, 7)]
+
+
+async def test_iter_results_yields_one_outcome_per_distinct_id(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(30)
+    api = FakeAPI(router, kinds)
+    api.fail["id-00007"] = httpx.Response(404)
+    outcomes: list[Outcome] = []
+    async with make_client() as client:
+        async for outcome in client.iter_results([*kinds, *kinds, "missing"]):
+            outcomes.append(outcome)
+    assert sorted(o.data_id for o in outcomes) == sorted([*kinds, "missing"])
+    bad = {o.data_id for o in outcomes if not o.ok}
+    assert bad == {"id-00007", "missing"}
+    for outcome in outcomes:
+        assert (outcome.result is None) != (outcome.error is None)
+
+
+async def test_iter_results_stops_cleanly_when_closed_early(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(200)
+    FakeAPI(router, kinds, delay=0.01)
+    async with make_client(max_concurrency=8) as client:
+        seen = 0
+        async with contextlib.aclosing(client.iter_results(list(kinds), data_type="oes")) as stream:
+            async for _ in stream:
+                seen += 1
+                if seen == 5:
+                    break
+        assert client._state.limiter.borrowed_tokens == 0
+        assert isinstance(await client.oes.get("id-00001"), OESResult)
+
+
+@pytest.mark.parametrize("how", ["cancel_scope", "wait_for"])
+async def test_cancellation_is_prompt_and_the_client_stays_usable(
+    router: respx.MockRouter, make_client: ClientFactory, how: str, anyio_backend: str
+) -> None:
+    if how == "wait_for" and anyio_backend != "asyncio":
+        pytest.skip("asyncio.wait_for is asyncio's")
+    kinds = kinds_of(100)
+    api = FakeAPI(router, kinds, delay=30)
+    async with make_client(max_concurrency=16) as client:
+        started = anyio.current_time()
+        if how == "cancel_scope":
+            with anyio.move_on_after(0.3):
+                await client.get(list(kinds))
+        else:
+            import asyncio
+
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(client.get(list(kinds)), 0.3)
+        assert anyio.current_time() - started < 3
+        assert api.in_flight == 0, "no request left running"
+        assert client._state.limiter.borrowed_tokens == 0, "nothing checked out"
+        api.delay = 0
+        assert len(await client.get(list(kinds)[:10])) == 10
+
+
+async def test_a_429_pauses_the_whole_client_then_resumes_at_full_width(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    kinds = {f"o{i:03d}": "oes" for i in range(40)}
+    starts: list[tuple[float, str]] = []
+    in_flight = 0
+    widths_after: list[int] = []
+    limited_at: list[float] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight
+        data_id = request.url.path.rsplit("/", 1)[1]
+        starts.append((clock.now, data_id))
+        if data_id == "o005" and not limited_at:
+            limited_at.append(clock.now)
+            return httpx.Response(429, headers={"Retry-After": "30"})
+        in_flight += 1
+        if limited_at:
+            widths_after.append(in_flight)
+            # hold the answer a little, so a loaded machine still shows the width
+            with anyio.move_on_after(0.2):
+                while in_flight < 8:
+                    await anyio.sleep(0.001)
+        else:
+            await anyio.sleep(0.005)
+        in_flight -= 1
+        return httpx.Response(200, json=oes_for(data_id))
+
+    router.get(url__regex=r"/oes/.+").mock(side_effect=answer)
+    async with make_client(max_concurrency=8) as client:
+        results = await client.get(list(kinds), data_type="oes")
+    assert len(results) == 40
+    paused_from = limited_at[0]
+    later = [t for t, _ in starts if t > paused_from]
+    assert later, "requests continued after the pause"
+    assert min(later) >= paused_from + 30, "no request started during the pause"
+    assert max(widths_after) == 8, "full width again after the pause"
+
+
+async def test_bad_arguments_are_rejected(make_client: ClientFactory) -> None:
+    async with make_client() as client:
+        with pytest.raises(ValueError, match="data_type must be one of"):
+            await client.get(["a"], data_type="xps")
+        with pytest.raises(ValueError, match="errors must be"):
+            await client.get(["a"], errors="ignore")  # type: ignore[call-overload]
+        with pytest.raises(ValueError, match="concurrency must be"):
+            await client.get(["a"], concurrency=0)
+        with pytest.raises(TypeError, match=r"data_ids\[1\] must be a non-empty string"):
+            await client.get(["a", 3])  # type: ignore[list-item]
+        assert await client.get([]) == []
+
+
+def sync_client() -> Client:
+    return Client(API_KEY, base_url=BASE_URL)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_sync_get_and_iterator(router: respx.MockRouter, anyio_backend: str) -> None:
+    kinds = kinds_of(40)
+    FakeAPI(router, kinds)
+    with sync_client() as client:
+        results = client.get(list(kinds))
+        assert [r.data_id for r in results] == list(kinds)
+        outcomes = list(client.iter_results([*kinds, "missing"]))
+        assert sorted(o.data_id for o in outcomes) == sorted([*kinds, "missing"])
+        assert [o.data_id for o in outcomes if not o.ok] == ["missing"]
+        with pytest.raises(BulkFetchError):
+            client.get(["missing"])
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_sync_iterator_closed_early_cancels_the_fetch(
+    router: respx.MockRouter, anyio_backend: str
+) -> None:
+    kinds = kinds_of(300)
+    api = FakeAPI(router, kinds, delay=0.02)
+    with sync_client() as client:
+        stream = client.iter_results(list(kinds), data_type="oes")
+        first = next(stream)
+        assert first.data_id in kinds
+        stream.close()
+        wait_until(lambda: api.in_flight == 0)
+        assert client._async._state.limiter.borrowed_tokens == 0
+        assert client.oes.get("id-00001").data_id == "id-00001"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_sync_progress_callback_runs_on_the_loop_thread(
+    router: respx.MockRouter, anyio_backend: str
+) -> None:
+    import threading
+
+    FakeAPI(router, kinds_of(3))
+    threads: set[str] = set()
+    with sync_client() as client:
+        client.get(
+            list(kinds_of(3)), on_progress=lambda d, t: threads.add(threading.current_thread().name)
+        )
+    assert threads == {"atomscale-async-loop"}
+
+
+async def test_bulk_against_the_sandbox_server() -> None:
+    from atomscale_async.sandbox import SandboxServer
+
+    with SandboxServer(entries=120, latency_ms=1) as server:
+        async with AsyncClient(
+            server.api_key, base_url=server.base_url, max_concurrency=8
+        ) as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnknownDataTypeWarning)
+                results = await client.get(server.data_ids, errors="return")
+    assert len(results) == 120
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert {type(r) for r in results} >= {OESResult, SIMSResult}
