@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
@@ -172,20 +172,25 @@ class _Run:
             _logger.warning(message)
 
     async def run(self, ids: Sequence[str]) -> None:
-        work_send, work_receive = anyio.create_memory_object_stream[_Work](self.width)
         try:
             async with anyio.create_task_group() as tg:
-                for _ in range(min(self.width, len(ids)) or 1):
+                if self.data_type is not None:
+                    # The kind is known: the workers share one iterator of ids.
+                    todo = iter(ids)
+                    for _ in range(min(self.width, len(ids))):
+                        tg.start_soon(self.known_kind_worker, todo, self.data_type)
+                    return
+                work_send, work_receive = anyio.create_memory_object_stream[_Work](self.width)
+                for _ in range(min(self.width, len(ids))):
                     tg.start_soon(self.worker, work_receive.clone())
                 work_receive.close()
-                if self.data_type is not None:
-                    async with work_send:
-                        for data_id in ids:
-                            await work_send.send((data_id, self.data_type, None))
-                else:
-                    await self.resolve(ids, work_send)
+                await self.resolve(ids, work_send)
         finally:
             self.close()
+
+    async def known_kind_worker(self, todo: Iterator[str], kind: str) -> None:
+        for data_id in todo:
+            await self.emit(await self.fetch(data_id, kind, None))
 
     async def worker(self, work: MemoryObjectReceiveStream[_Work]) -> None:
         async with work:

@@ -145,8 +145,15 @@ class AsyncClient(AsyncResources):
             http=http_client or build_http_client(max_concurrency),
             owns_http=http_client is None,
             base_url=_resolve_base_url(base_url),
-            headers={"X-API-KEY": key, "User-Agent": USER_AGENT, "Accept": "application/json"},
-            limiter=anyio.CapacityLimiter(max_concurrency),
+            headers={
+                "X-API-KEY": key,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            },
+            # fast_acquire: no scheduling round-trip when a slot is free.
+            limiter=anyio.Semaphore(max_concurrency, fast_acquire=True),
+            max_concurrency=max_concurrency,
             clock=clock,
             gate=RateLimitGate(clock),
         )
@@ -165,7 +172,7 @@ class AsyncClient(AsyncResources):
     @property
     def max_concurrency(self) -> int:
         """Requests this client (and its ``with_options`` copies) sends at once, at most."""
-        return int(self._state.limiter.total_tokens)
+        return self._state.max_concurrency
 
     @property
     def timeout(self) -> httpx.Timeout:

@@ -66,9 +66,42 @@ class DefaultTransport(httpx.AsyncBaseTransport):
             await self._fallback.aclose()
 
 
+class _SetCookieOnlyCookies(httpx.Cookies):
+    """A cookie jar that looks at a response only when it sets a cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Store the response's cookies, if it sets any."""
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class SDKHTTPClient(httpx.AsyncClient):
+    """The SDK's default ``httpx.AsyncClient``.
+
+    httpx hands every response to the stdlib cookie jar, which first copies all
+    its headers into an ``email.message.Message``: in profiles of a bulk fetch
+    that was the largest single cost per request in httpx, for an API that
+    authenticates by header and sets no cookies. This client skips that work
+    for responses without ``Set-Cookie``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sdk_cookies = _SetCookieOnlyCookies(super().cookies)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Cookie values to include when sending requests."""
+        return self._sdk_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
+        self._sdk_cookies = _SetCookieOnlyCookies(cookies)
+
+
 def build_http_client(max_concurrency: int) -> httpx.AsyncClient:
     """The default ``httpx.AsyncClient``: a pool sized to the client's concurrency."""
-    return httpx.AsyncClient(
+    return SDKHTTPClient(
         transport=DefaultTransport(max_connections=max_concurrency),
         follow_redirects=False,
     )
@@ -92,7 +125,8 @@ class SharedState:
     owns_http: bool
     base_url: str
     headers: dict[str, str]
-    limiter: anyio.CapacityLimiter
+    limiter: anyio.Semaphore
+    max_concurrency: int
     clock: Clock
     gate: RateLimitGate
     closed: bool = False
@@ -139,6 +173,8 @@ async def _attempts(
         state.headers if body is None else {**state.headers, "Content-Type": "application/json"}
     )
     timeout = options.timeout
+    extensions = {"timeout": timeout.as_dict()}
+    query = tuple(params) if params else None
     clock = state.clock
     attempt = 0
     while True:
@@ -149,14 +185,26 @@ async def _attempts(
         async with state.limiter:
             started = time.perf_counter()
             try:
-                req = state.http.build_request(
-                    method,
-                    url,
-                    params=params,  # type: ignore[arg-type]  # list is invariant
-                    content=body,
-                    headers=headers,
-                    timeout=timeout,
-                )
+                if state.owns_http:
+                    # The SDK's own client has no defaults to merge: build the
+                    # request directly (build_request's merging costs ~10 %).
+                    req = httpx.Request(
+                        method,
+                        url,
+                        params=query,
+                        content=body,
+                        headers=headers,
+                        extensions=extensions,
+                    )
+                else:
+                    req = state.http.build_request(
+                        method,
+                        url,
+                        params=query,
+                        content=body,
+                        headers=headers,
+                        timeout=timeout,
+                    )
                 response = await state.http.send(req)
             except httpx.TransportError as exc:
                 # Built here, raised below: the httpx exception carries the

@@ -305,7 +305,7 @@ async def test_iter_results_stops_cleanly_when_closed_early(
                 seen += 1
                 if seen == 5:
                     break
-        assert client._state.limiter.borrowed_tokens == 0
+        assert client._state.limiter.value == client.max_concurrency
         assert isinstance(await client.oes.get("id-00001"), OESResult)
 
 
@@ -329,7 +329,7 @@ async def test_cancellation_is_prompt_and_the_client_stays_usable(
                 await asyncio.wait_for(client.get(list(kinds)), 0.3)
         assert anyio.current_time() - started < 3
         assert api.in_flight == 0, "no request left running"
-        assert client._state.limiter.borrowed_tokens == 0, "nothing checked out"
+        assert client._state.limiter.value == client.max_concurrency, "nothing checked out"
         api.delay = 0
         assert len(await client.get(list(kinds)[:10])) == 10
 
@@ -416,7 +416,7 @@ def test_sync_iterator_closed_early_cancels_the_fetch(
         assert first.data_id in kinds
         stream.close()
         wait_until(lambda: api.in_flight == 0)
-        assert client._async._state.limiter.borrowed_tokens == 0
+        assert client._async._state.limiter.value == client.max_concurrency
         assert client.oes.get("id-00001").data_id == "id-00001"
 
 
