@@ -43,7 +43,7 @@ def generate(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: decode micro-benchmark and the bulk-fetch suite (a few minutes)."""
-    session.install("-e", ".[sandbox]", "pydantic>=2", "msgspec", "requests", "psutil")
+    session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_decode.py")
     session.run("python", "benchmarks/bench_bulk.py", *session.posargs)
 
