@@ -6,9 +6,10 @@ result). The measured client runs in a fresh child process, so that its
 baseline is clean: it builds the ids, opens its pool with a short warm-up,
 takes its resident set size (RSS) as the baseline, then streams every id
 through ``iter_results(ids, data_type="oes")``, dropping each outcome. A thread
-samples the RSS every 10 ms (and the loop every 1,000 outcomes); the figure is
-the peak RSS minus the baseline. ``ru_maxrss`` (the kernel's high-water mark)
-is reported beside it. Target: under 100 MB.
+samples the RSS every 10 ms (and the loop every 1,000 outcomes); when the
+kernel's high-water mark (``ru_maxrss``) rose during the stream, it is the peak
+(it also sees spikes between two samples). The figure is that peak minus the
+baseline. Target: under 100 MB.
 
     python benchmarks/bench_memory.py [--n 100000] [--client async|sync|both] [--strict]
 """
@@ -142,6 +143,9 @@ def measure(client_kind: str, base_url: str, n: int, concurrency: int) -> dict[s
                     tally(outcome, sampler)
             elapsed = time.perf_counter() - started
     maxrss1 = maxrss_bytes()
+    # A spike shorter than the sampling period escapes the sampler but not the
+    # kernel's high-water mark: when that rose during the stream, it is the peak.
+    peak = max(sampler.peak, maxrss1) if maxrss1 > maxrss0 else sampler.peak
     return {
         "client": client_kind,
         "n": n,
@@ -151,8 +155,9 @@ def measure(client_kind: str, base_url: str, n: int, concurrency: int) -> dict[s
         "elapsed_s": elapsed,
         "throughput": n / elapsed,
         "baseline_rss_mb": rss0 / MB,
-        "peak_rss_mb": sampler.peak / MB,
-        "peak_growth_mb": (sampler.peak - rss0) / MB,
+        "peak_rss_mb": peak / MB,
+        "peak_growth_mb": (peak - rss0) / MB,
+        "sampled_peak_growth_mb": (sampler.peak - rss0) / MB,
         "maxrss_rise_mb": max(0, maxrss1 - maxrss0) / MB,
         "rss_samples": sampler.samples,
     }
@@ -223,8 +228,9 @@ def main() -> int:
     lines = [
         f"command: `{command}`",
         "",
-        "| client | ids | peak RSS growth | ru_maxrss rise | req/s | verdict |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| client | ids | peak RSS growth | sampled peak growth | ru_maxrss rise | req/s "
+        "| verdict |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     failed = False
     for r in results:
@@ -235,7 +241,8 @@ def main() -> int:
         label = "AsyncClient" if r["client"] == "async" else "Client (sync)"
         lines.append(
             f"| {label}.iter_results | {r['n']:,} | {r['peak_growth_mb']:.1f} MB | "
-            f"{r['maxrss_rise_mb']:.1f} MB | {r['throughput']:,.0f} | "
+            f"{r['sampled_peak_growth_mb']:.1f} MB | {r['maxrss_rise_mb']:.1f} MB | "
+            f"{r['throughput']:,.0f} | "
             f"{'PASS' if passed else 'FAIL'} (< {TARGET_MB:.0f} MB) |"
         )
     text = "\n".join(lines) + "\n"
