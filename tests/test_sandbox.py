@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import itertools
 import math
+import os
 import re
 import signal
 import socket
@@ -698,6 +700,124 @@ def test_server_reports_a_busy_port() -> None:
 
 
 def test_exported_names() -> None:
+    for name in sandbox.__all__:  # the app and the server are imported when first used
+        assert getattr(sandbox, name) is not None
     public = {name for name in vars(sandbox) if not name.startswith("_")}
     assert set(sandbox.__all__) == public
+    assert set(dir(sandbox)) >= public
     assert orjson.loads(orjson.dumps(sandbox.EMISSION_LINES_NM))["Ga"] == [403.3, 417.2]
+
+
+# ------------------------------------------------------------------- a server process
+
+
+def test_process_server_serves_the_same_data_and_stops_cleanly() -> None:
+    threads_before = set(threading.enumerate())
+    server = SandboxServer(entries=30, seed=9, process=True)
+    assert server.data_ids == catalogue_ids(create_app(entries=30, seed=9))
+    with server, httpx.Client(base_url=server.base_url, headers=KEY) as client:
+        assert server.running
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", server.base_url)
+        sims_id = server.state.sims_ids(empty=False)[0]
+        response = client.get(f"sims/{sims_id}")
+        check_response(response, "/sims/{data_id}")
+        assert response.content == server.state.catalogue.sims_json(sims_id)
+        entries = client.get("data_entries/", params={"data_ids": server.data_ids[:5]}).json()
+        assert [e["data_id"] for e in entries] == server.data_ids[:5]
+
+        server.faults = Faults(rate_limit=1, retry_after=3)  # reaches the child
+        assert server.faults.rate_limit == 1
+        limited = client.get("instruments/synthesis/")
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "3"
+        server.faults = Faults()
+        assert client.get("instruments/synthesis/").status_code == 200
+        stats = server.stats()
+        assert stats.requests == 4
+        assert stats.response_bytes > len(response.content)
+        child = server._child
+        assert child is not None
+    assert not server.running
+    assert child.process.returncode is not None
+    assert set(threading.enumerate()) == threads_before
+    assert _refuses(server.port)
+    with pytest.raises(RuntimeError, match="not running"):
+        child.stats(1.0)
+    server.stop()  # idempotent
+    assert repr(server).endswith(" process entries=30>")
+
+
+def test_process_server_reports_a_busy_port_and_refuses_an_app() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = SandboxServer(entries=1, port=busy.getsockname()[1], process=True)
+        with pytest.raises(OSError, match="in use"):
+            server.start()
+        assert not server.running
+    with pytest.raises(ValueError, match="process=True"):
+        SandboxServer(create_app(entries=1), process=True)
+
+
+def test_process_server_ends_with_its_parent() -> None:
+    code = (
+        "import os, sys\n"
+        "from atomscale_async.sandbox import SandboxServer\n"
+        "server = SandboxServer(entries=3, process=True).start()\n"
+        "print(server._child.process.pid, server.base_url, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        pid, url = parent.stdout.readline().split()
+        assert httpx.get(url + "instruments/synthesis/", headers=KEY).status_code == 200
+        parent.kill()  # no chance to stop its server: the child sees its stdin close
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(int(pid)):
+            assert time.monotonic() < deadline, "the server process outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        for stream in (parent.stdin, parent.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[-1][:1] != "Z"
+    return True
+
+
+def test_server_stats_count_requests_and_bytes(server: SandboxServer) -> None:
+    before = server.stats()
+    with httpx.Client(base_url=server.base_url, headers=KEY) as client:
+        body = client.get("instruments/synthesis/").content
+        client.get("instruments/synthesis/", headers={"X-API-KEY": "wrong"})
+    after = server.stats()
+    assert after.requests == before.requests + 2
+    assert after.response_bytes - before.response_bytes > len(body)
+
+
+def test_data_and_state_import_without_the_web_stack() -> None:
+    code = (
+        "import sys\n"
+        "import atomscale_async.sandbox as sandbox\n"
+        "from atomscale_async.sandbox import SandboxState, Faults\n"
+        "import atomscale_async.testing\n"
+        "assert not {'starlette', 'uvicorn'} & set(sys.modules), sorted(sys.modules)\n"
+        "sandbox.create_app\n"
+        "assert 'starlette' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

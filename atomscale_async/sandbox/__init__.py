@@ -15,19 +15,20 @@ Example:
     >>> answer.status_code
     200
 
-Requires the `sandbox` extra (starlette, uvicorn, httptools).
+`create_app`, `SandboxServer` and `serve` require the `sandbox` extra (starlette, uvicorn,
+httptools), imported when first used; the data and `SandboxState` do not.
 """
 
-from atomscale_async.sandbox._app import (
-    MAX_DATA_IDS,
-    SandboxState,
-    catalogue_ids,
-    create_app,
-    sandbox_state,
-)
+import importlib as _importlib
+import typing as _typing
+
 from atomscale_async.sandbox._data import EMISSION_LINES_NM, CatalogueEntry
 from atomscale_async.sandbox._faults import ConnectionDropped, Faults
-from atomscale_async.sandbox._server import SandboxServer, serve
+from atomscale_async.sandbox._state import MAX_DATA_IDS, SandboxState, ServerStats
+
+if _typing.TYPE_CHECKING:
+    from atomscale_async.sandbox._app import catalogue_ids, create_app, sandbox_state
+    from atomscale_async.sandbox._server import SandboxServer, serve
 
 __all__ = [
     "EMISSION_LINES_NM",
@@ -37,8 +38,39 @@ __all__ = [
     "Faults",
     "SandboxServer",
     "SandboxState",
+    "ServerStats",
     "catalogue_ids",
     "create_app",
     "sandbox_state",
     "serve",
 ]
+
+# The app and the server need starlette and uvicorn: they are imported when first used,
+# so that the data and the state (which `atomscale_async.testing` serves) do not.
+_LAZY = {
+    "catalogue_ids": "_app",
+    "create_app": "_app",
+    "sandbox_state": "_app",
+    "SandboxServer": "_server",
+    "serve": "_server",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    try:
+        value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    except ImportError as exc:
+        from atomscale_async._optional import MissingExtraError
+
+        missing = (exc.name or "starlette").partition(".")[0]
+        raise MissingExtraError(f"atomscale_async.sandbox.{name}", missing, "sandbox") from exc
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

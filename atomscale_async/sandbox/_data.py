@@ -7,19 +7,23 @@ first request for an entry, and their encoded JSON is kept in a bounded cache.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
+import operator
 import random
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import orjson
 
 JSONObject = dict[str, Any]
+_T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = "0.269.1"
 """The `version` the sandbox stamps on target material records."""
@@ -89,32 +93,40 @@ def _uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-_NORMALS: Final = 1 << 14
+_NORMALS: Final = 1 << 15
+"""Distinct standard normal draws in the shared noise table."""
+_MAX_STRIDE: Final = 7
 
 
 @functools.cache
-def _normals() -> tuple[float, ...]:
+def _normals() -> list[float]:
+    """The shared table of normal draws, repeated so that any strided window is one slice."""
     rng = random.Random("atomscale-sandbox:normals")
-    return tuple(rng.gauss(0.0, 1.0) for _ in range(_NORMALS))
+    table = [rng.gauss(0.0, 1.0) for _ in range(_NORMALS)]
+    return table * (_MAX_STRIDE + 1)
+
+
+def _window(rng: random.Random, table: list[_T], count: int) -> list[_T]:
+    """`count` items of a repeated table of `_NORMALS` items, read along a seeded path.
+
+    The path (a start and an odd stride) is one strided slice, copied at C speed: drawing
+    fresh numbers with `rng.gauss` would make generating an entry many times slower.
+    """
+    start = rng.randrange(_NORMALS)
+    stride = rng.randrange(1, _MAX_STRIDE + 1, 2)
+    stop = start + count * stride
+    if stop <= len(table):
+        return table[start:stop:stride]
+    return [table[(start + i * stride) % _NORMALS] for i in range(count)]
 
 
 def _noise(rng: random.Random, count: int) -> list[float]:
-    """`count` standard normal draws, read from a shared table along a seeded path.
-
-    Drawing them with `rng.gauss` would make generating an entry several times slower.
-    """
-    table = _normals()
-    start = rng.randrange(_NORMALS)
-    stride = rng.randrange(1, _NORMALS, 2)  # odd: no value repeats within _NORMALS draws
-    mask = _NORMALS - 1
-    return [table[(start + i * stride) & mask] for i in range(count)]
+    """`count` standard normal draws from the shared table."""
+    return _window(rng, _normals(), count)
 
 
 def _sig(value: float, digits: int = 4) -> float:
     return float(f"{value:.{digits}g}")
-
-
-# --------------------------------------------------------------------------- catalogue
 
 
 @attrs.frozen
@@ -222,12 +234,14 @@ class Catalogue:
         return _oes_capture(self.seed, data_id)
 
     def sims_payload(self, data_id: str) -> list[JSONObject]:
-        """The depth profiles of a SIMS entry (generated afresh)."""
-        return sims_profiles(self.seed, self._known(data_id))
+        """The depth profiles of a SIMS entry, decoded (from the cache when there)."""
+        answer: list[JSONObject] = orjson.loads(self.sims_json(data_id))
+        return answer
 
     def oes_payload(self, data_id: str) -> JSONObject:
-        """The OES result of an OES entry (generated afresh)."""
-        return oes_result(self.seed, self._known(data_id), self.oes_points)
+        """The OES result of an OES entry, decoded (from the cache when there)."""
+        answer: JSONObject = orjson.loads(self.oes_json(data_id))
+        return answer
 
     def _known(self, data_id: str) -> CatalogueEntry:
         entry = self._entries.get(data_id)
@@ -236,10 +250,10 @@ class Catalogue:
         return entry
 
     def _encode_sims(self, data_id: str) -> bytes:
-        return orjson.dumps(self.sims_payload(data_id))
+        return sims_json(self.seed, self._known(data_id))
 
     def _encode_oes(self, data_id: str) -> bytes:
-        return orjson.dumps(self.oes_payload(data_id))
+        return oes_json(self.seed, self._known(data_id), self.oes_points)
 
 
 # ------------------------------------------------------------------------- instruments
@@ -480,12 +494,57 @@ def _sims_is_empty(seed: int, data_id: str) -> bool:
     return _rng(seed, data_id, "sims-empty").random() < 0.05
 
 
+# Concentrations are drawn on a logarithmic grid of _PER_DECADE levels a decade (steps of
+# 0.23 %, far finer than the noise) and printed with 4 significant digits: a table lookup
+# per point instead of a log, a format and a parse.
+_PER_DECADE: Final = 1000
+_LOWEST_DECADE: Final = 8
+_HIGHEST_DECADE: Final = 26
+_LN10: Final = math.log(10)
+# Relative counting noise: a few % on strong signals, ~30 % at the background.
+_SPREAD_FLOOR: Final = 0.03
+_SPREAD_BACKGROUND: Final = 0.3
+# Where a profile's own signal is below this fraction of its background, it is background.
+_NEGLIGIBLE: Final = 0.01
+# Half width, in levels, of the background's noise (beyond 7 standard deviations).
+_BACKGROUND_REACH: Final = 1000
+
+
+@functools.cache
+def _levels() -> list[float]:
+    """Every level of the concentration grid, from 1e8 to 1e26, with 4 significant digits."""
+    mantissas = [f"{10 ** (k / _PER_DECADE):.3f}" for k in range(_PER_DECADE)]
+    levels = [
+        float(f"{mantissa}e{decade}")
+        for decade in range(_LOWEST_DECADE, _HIGHEST_DECADE)
+        for mantissa in mantissas
+    ]
+    levels.append(float(f"1e{_HIGHEST_DECADE}"))
+    return levels
+
+
+@functools.cache
+def _background_noise() -> list[int]:
+    """The shared normal draws as level offsets of background noise, shifted to be >= 0."""
+    spread = (_SPREAD_FLOOR + _SPREAD_BACKGROUND) * _PER_DECADE / _LN10
+    reach = _BACKGROUND_REACH
+    table = _normals()[:_NORMALS]
+    return [min(max(round(n * spread) + reach, 0), 2 * reach) for n in table] * (_MAX_STRIDE + 1)
+
+
+def _level(value: float) -> int:
+    return round(_PER_DECADE * (math.log10(value) - _LOWEST_DECADE))
+
+
 @attrs.frozen
 class _Profile:
     species: str
-    shape: Callable[[float], float]
+    # The profile's signal (background excluded) at each of a list of depths.
+    shape: Callable[[list[float]], list[float]]
     background: float
     extent_nm: float
+    # The depths outside which the signal is below _NEGLIGIBLE of the background.
+    window_nm: tuple[float, float]
     metadata: JSONObject
 
 
@@ -505,6 +564,12 @@ _IMPACT_KEV: Final = {"O2+": 3.0, "Cs+": 14.5}
 _MIN_DECADES: Final = 3.3
 
 
+def _decay_length(amplitude: float, scale: float, background: float) -> float:
+    """How far an exponential of `amplitude` and length `scale` stays non-negligible."""
+    ratio = amplitude / (_NEGLIGIBLE * background)
+    return scale * math.log(ratio) if ratio > 1 else 0.0
+
+
 def _implant(rng: random.Random, species: str) -> _Profile:
     ion, beam, rp_per_kev, straggle, energies = _IMPLANTS[species]
     energy = rng.choice(energies)
@@ -516,15 +581,26 @@ def _implant(rng: random.Random, species: str) -> _Profile:
     background = min(10 ** rng.uniform(14.0, 15.3), peak / 10**_MIN_DECADES)
     tail_fraction = rng.uniform(0.005, 0.03)
     tail = right * rng.uniform(0.4, 0.9)
+    tail_peak = peak * tail_fraction
+    rising, falling, inverse_tail = -0.5 / left**2, -0.5 / right**2, -1.0 / tail
+    exp = math.exp
 
-    def shape(depth: float) -> float:
-        width = left if depth < rp else right
-        value = peak * math.exp(-0.5 * ((depth - rp) / width) ** 2)
-        if depth > rp:  # channelling tail
-            value += peak * tail_fraction * math.exp(-(depth - rp) / tail)
-        return value
+    def shape(depths: list[float]) -> list[float]:
+        split = bisect.bisect_left(depths, rp)
+        values = [peak * exp(rising * (z := d - rp) * z) for d in depths[:split]]
+        # Beyond the peak, a channelling tail.
+        values += [
+            peak * exp(falling * (z := d - rp) * z) + tail_peak * exp(inverse_tail * z)
+            for d in depths[split:]
+        ]
+        return values
 
-    extent = rp + tail * math.log(peak * tail_fraction / (0.1 * background)) + 4 * right
+    reach = math.sqrt(2 * math.log(max(peak / (_NEGLIGIBLE * background), 1.0)))
+    window = (
+        rp - left * reach,
+        rp + max(right * reach, _decay_length(tail_peak, tail, background)),
+    )
+    extent = rp + tail * math.log(tail_peak / (0.1 * background)) + 4 * right
     metadata = {
         "profile_type": "implant",
         "secondary_ion": ion,
@@ -534,7 +610,7 @@ def _implant(rng: random.Random, species: str) -> _Profile:
         "implant_dose_atoms_per_cm2": _sig(dose, 3),
         "detection_limit": _sig(background * 0.5, 2),
     }
-    return _Profile(species, shape, background, extent, metadata)
+    return _Profile(species, shape, background, extent, window, metadata)
 
 
 def _contaminant(rng: random.Random, species: str, matrix: str) -> _Profile:
@@ -544,11 +620,18 @@ def _contaminant(rng: random.Random, species: str, matrix: str) -> _Profile:
     background = min(10 ** rng.uniform(low, high), surface / 10**_MIN_DECADES)
     decay = rng.uniform(1.5, 4.0)
     slow = rng.uniform(8.0, 25.0)
+    mixed = surface * 1e-3
+    inverse_decay, inverse_slow = -1.0 / decay, -1.0 / slow
+    exp = math.exp
 
-    def shape(depth: float) -> float:
+    def shape(depths: list[float]) -> list[float]:
         # Native oxide / adsorbates, then knock-on mixing into the first tens of nm.
-        return surface * math.exp(-depth / decay) + surface * 1e-3 * math.exp(-depth / slow)
+        return [surface * exp(inverse_decay * d) + mixed * exp(inverse_slow * d) for d in depths]
 
+    window = (
+        0.0,
+        max(_decay_length(surface, decay, background), _decay_length(mixed, slow, background)),
+    )
     metadata = {
         "profile_type": "contaminant",
         "secondary_ion": ion,
@@ -556,7 +639,7 @@ def _contaminant(rng: random.Random, species: str, matrix: str) -> _Profile:
         "impact_energy_kev": _IMPACT_KEV[beam],
         "detection_limit": _sig(background * 0.5, 2),
     }
-    return _Profile(species, shape, background, 20 * slow, metadata)
+    return _Profile(species, shape, background, 20 * slow, window, metadata)
 
 
 def _doped_layer(
@@ -565,14 +648,33 @@ def _doped_layer(
     level = 10 ** (rng.uniform(18.8, 19.7) if species == "Mg" else rng.uniform(18.3, 19.3))
     background = min(10 ** rng.uniform(15.0, 16.0), level / 10**_MIN_DECADES)
     edge = rng.uniform(3.0, 12.0)
+    inverse_edge = 1.0 / edge
+    erf, erfc, exp = math.erf, math.erfc, math.exp
+    memory_level = level * 0.05
+    inverse_memory = -1.0 / memory if memory > 0 else 0.0
 
-    def shape(depth: float) -> float:
-        rise = 1.0 if top <= 0 else 0.5 * (1 + math.erf((depth - top) / edge))
-        value = level * rise * 0.5 * (1 - math.erf((depth - bottom) / edge))
-        if memory > 0 and depth > bottom:  # Mg memory effect / segregation tail
-            value += level * 0.05 * math.exp(-(depth - bottom) / memory)
-        return value
+    def shape(depths: list[float]) -> list[float]:
+        # A plateau between diffused edges: erfc((d - bottom) / edge) falls from 2 to 0.
+        if top <= 0:
+            values = [level * 0.5 * erfc((d - bottom) * inverse_edge) for d in depths]
+        else:
+            quarter = level * 0.25
+            values = [
+                quarter * (1 + erf((d - top) * inverse_edge)) * erfc((d - bottom) * inverse_edge)
+                for d in depths
+            ]
+        if memory > 0:  # Mg memory effect / segregation tail
+            split = bisect.bisect_right(depths, bottom)
+            for i in range(split, len(depths)):
+                values[i] += memory_level * exp(inverse_memory * (depths[i] - bottom))
+        return values
 
+    # erfc(x) / 2 < exp(-x^2): the edges are negligible beyond `reach` edge lengths.
+    reach = math.sqrt(math.log(max(level / (_NEGLIGIBLE * background), 1.0))) + 1.0
+    window = (
+        top - edge * reach if top > 0 else 0.0,
+        bottom + max(edge * reach, _decay_length(memory_level, memory, background)),
+    )
     beam = "O2+" if species == "Mg" else "Cs+"
     metadata = {
         "profile_type": "doping",
@@ -584,17 +686,48 @@ def _doped_layer(
         "detection_limit": _sig(background * 0.5, 2),
     }
     extent = bottom + 8 * edge + (memory * 12 if memory else 0)
-    return _Profile(species, shape, background, extent, metadata)
+    return _Profile(species, shape, background, extent, window, metadata)
 
 
-def sims_profiles(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
-    """The SIMS depth profiles of an entry, ordered by species name.
+def _concentrations(rng: random.Random, profile: _Profile, depths: list[float]) -> list[float]:
+    """A profile's measured concentrations: its signal on its background, with noise.
 
-    Implants (B, P, As in Si) are Gaussian peaks with a channelling tail, dopants of
-    epitaxial GaN (Mg, Si) are doped layers with diffused edges, and contaminants (O, C,
-    H) fall from a surface spike to the bulk level; all sit on a background and carry
-    counting noise that grows towards the detection limit.
+    Where the signal is negligible, each point is the background's level plus a shared,
+    precomputed noise offset: two slices and a lookup a point. Elsewhere the noise's
+    spread shrinks as the signal rises above the background.
     """
+    levels = _levels()
+    background = profile.background
+    points = len(depths)
+    first = bisect.bisect_left(depths, profile.window_nm[0])
+    last = max(bisect.bisect_right(depths, profile.window_nm[1]), first)
+    reach = _BACKGROUND_REACH
+    base = _level(background)
+    around = levels[base - reach : base + reach + 1]
+    noise = _background_noise()
+    values = list(map(around.__getitem__, _window(rng, noise, first)))
+    if last > first:
+        per_decade, log10, sqrt = _PER_DECADE, math.log10, math.sqrt
+        floor = _SPREAD_FLOOR * per_decade / _LN10
+        rising = _SPREAD_BACKGROUND * per_decade / _LN10
+        shift = 0.5 - per_decade * _LOWEST_DECADE
+        signal = profile.shape(depths[first:last])
+        values += [
+            levels[
+                int(
+                    per_decade * log10(total := value + background)
+                    + draw * (floor + rising * sqrt(background / total))
+                    + shift
+                )
+            ]
+            for value, draw in zip(signal, _noise(rng, last - first), strict=True)
+        ]
+    values += map(around.__getitem__, _window(rng, noise, points - last))
+    return values
+
+
+def _sims_document(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
+    """The SIMS answer of an entry, its depths encoded once for all its profiles."""
     if _sims_is_empty(seed, entry.data_id):
         return []
     rng = _rng(seed, entry.data_id, "sims")
@@ -616,35 +749,47 @@ def sims_profiles(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
     total = max(rng.choice((300.0, 500.0, 800.0, 1000.0)), *(p.extent_nm for p in profiles))
     total = math.ceil(min(total, 4000.0) / 50) * 50
     points = rng.randint(300, 2500)
-    step = total / (points - 1)
-    depths = [round(i * step, 3) for i in range(points)]
+    # Depths are whole thousandths of a nm, so that each prints with at most 3 decimals.
+    step = max(round(total * 1000 / (points - 1)), 1)
+    depths = [milli / 1000 for milli in range(0, points * step, step)]
+    encoded_depths = orjson.Fragment(orjson.dumps(depths))
     collected = entry.collected or _EPOCH
     updated = isoformat(collected + timedelta(minutes=rng.randrange(30, 72 * 60)))
     processed_data_id = _uuid(rng)
     answer: list[JSONObject] = []
     for number, profile in enumerate(sorted(profiles, key=lambda p: p.species), 1):
-        concentrations = []
-        shape, background = profile.shape, profile.background
-        for depth, draw in zip(depths, _noise(rng, points), strict=True):
-            clean = shape(depth) + background
-            # Relative counting noise: a few % on strong signals, ~30 % at the background.
-            spread = 0.03 + 0.3 * math.sqrt(min(1.0, background / clean))
-            concentrations.append(_sig(clean * math.exp(draw * spread)))
         answer.append(
             {
                 "data_id": entry.data_id,
                 "id": f"sims_{entry.index + 1:05d}_{number:02d}",
                 "processed_data_id": processed_data_id,
                 "species_name": profile.species,
-                "depths": depths,
+                "depths": encoded_depths,
                 "depth_units": "nm",
-                "concentrations": concentrations,
+                "concentrations": _concentrations(rng, profile, depths),
                 "concentration_units": "atoms/cm^3",
                 "species_metadata": {"matrix": matrix, **profile.metadata},
                 "last_updated": updated,
             }
         )
     return answer
+
+
+def sims_profiles(seed: int, entry: CatalogueEntry) -> list[JSONObject]:
+    """The SIMS depth profiles of an entry, ordered by species name.
+
+    Implants (B, P, As in Si) are Gaussian peaks with a channelling tail, dopants of
+    epitaxial GaN (Mg, Si) are doped layers with diffused edges, and contaminants (O, C,
+    H) fall from a surface spike to the bulk level; all sit on a background and carry
+    counting noise that grows towards the detection limit.
+    """
+    answer: list[JSONObject] = orjson.loads(sims_json(seed, entry))
+    return answer
+
+
+def sims_json(seed: int, entry: CatalogueEntry) -> bytes:
+    """The SIMS answer of an entry (see `sims_profiles`), encoded as JSON."""
+    return orjson.dumps(_sims_document(seed, entry))
 
 
 # --------------------------------------------------------------------------------- OES
@@ -711,9 +856,38 @@ def _oes_capture(seed: int, data_id: str) -> tuple[bool, bool]:
     return False, True
 
 
+# Counts are kept in integer tenths, so that every value prints with one decimal; a table
+# turns tenths into floats (t -> t / 10) for the values of a spectrum's smooth part.
+_TENTHS_SHIFT: Final = 1 << 14
+_TENTHS_SIZE: Final = 1 << 16
+_SPECTROMETERS: Final = ("Ocean Insight HR4000", "Avantes AvaSpec-ULS2048")
+_INTEGRATION_MS: Final = (20, 50, 100, 200)
+# Dark and reference spectra are captured once a session and shared by its measurements.
+_SESSIONS: Final = 6
+# The plasma continuum's brightness takes one of _BRIGHTNESSES values from 0.5 to 1.5.
+_BRIGHTNESSES: Final = 33
+# Shot and read noise on the continuum, in tenths of a count (its sigma is ~10 counts).
+_CONTINUUM_NOISE: Final = 100.0
+_READ_NOISE: Final = 6.0
+
+
+@functools.cache
+def _tenths() -> list[float]:
+    """`_tenths()[t + _TENTHS_SHIFT] == t / 10` for every `t` the table covers."""
+    return [(i - _TENTHS_SHIFT) / 10 for i in range(_TENTHS_SIZE)]
+
+
+@functools.cache
+def _continuum_noise() -> list[int]:
+    """The shared normal draws as noise on the continuum, in tenths of a count."""
+    table = _normals()
+    return [round(n * _CONTINUUM_NOISE) for n in table[:_NORMALS]] * (_MAX_STRIDE + 1)
+
+
 @attrs.frozen
 class _Grid:
     wavelengths: list[float]
+    encoded_wavelengths: orjson.Fragment
     response: list[float]  # silicon CCD behind a grating: weak in the UV and the near IR
     continuum: list[float]  # broad plasma continuum and stray light, in counts
     lamp: list[float]  # a ~3000 K halogen lamp through the same optics, in counts
@@ -729,6 +903,7 @@ def _grid(points: int) -> _Grid:
     lamp_scale = 40000.0 / _planck(966.0)
     return _Grid(
         wavelengths=wavelengths,
+        encoded_wavelengths=orjson.Fragment(orjson.dumps(wavelengths)),
         response=response,
         continuum=[120.0 * math.exp(-(((w - 520.0) / 260.0) ** 2)) for w in wavelengths],
         lamp=[r * lamp_scale * _planck(w) for r, w in zip(response, wavelengths, strict=True)],
@@ -736,29 +911,55 @@ def _grid(points: int) -> _Grid:
     )
 
 
-def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObject:
-    """The processed OES result of an entry.
-
-    Emission lines of the process's species sit at their real wavelengths on a smooth
-    plasma continuum, seen through the spectrometer's response, with shot and read noise
-    and a dark offset. `scope_corrected` is the sample minus the dark (or, when no dark was
-    captured, minus the dark level estimated from the spectrum). A line is listed in
-    `detected_peaks` when `scope_corrected` has a clear local maximum within one grid step
-    of its wavelength.
-    """
-    rng = _rng(seed, entry.data_id, "oes")
-    has_reference, has_dark = _oes_capture(seed, entry.data_id)
-    prefix = entry.sample_name.rsplit("-", 1)[0]
-    process, species, process_metadata = _OES_PROCESSES.get(prefix, _OES_PROCESSES["GaN-S"])
-    first, last = WAVELENGTH_RANGE_NM
-    step = (last - first) / (points - 1)
+@functools.lru_cache(maxsize=64)
+def _seen_continuum(points: int, brightness: int) -> list[int]:
+    """The continuum through the spectrometer's response, in tenths plus `_TENTHS_SHIFT`."""
     grid = _grid(points)
-    wavelengths = grid.wavelengths
+    scale = 0.5 + brightness / (_BRIGHTNESSES - 1)
+    return [
+        int(scale * value * response * 10 + 0.5) + _TENTHS_SHIFT
+        for value, response in zip(grid.continuum, grid.response, strict=True)
+    ]
+
+
+@attrs.frozen
+class _Session:
+    dark: list[int]  # in tenths of a count
+    encoded_dark: orjson.Fragment
+    encoded_reference: orjson.Fragment
+
+
+@functools.lru_cache(maxsize=256)
+def _session(
+    seed: int, points: int, spectrometer: str, integration_ms: int, number: int
+) -> _Session:
+    """The dark and reference spectra captured in one session of one spectrometer setting."""
+    rng = _rng(seed, "oes-session", points, spectrometer, integration_ms, number)
+    grid = _grid(points)
+    dark_level = rng.uniform(880.0, 1080.0) + 0.1 * integration_ms + 0.05
+    dark = [
+        int((dark_level + slope + 4.0 * draw) * 10)
+        for slope, draw in zip(grid.slope, _noise(rng, points), strict=True)
+    ]
+    reference = [
+        (d + int((lamp + 15.0 * draw) * 10 + 0.5)) / 10
+        for d, lamp, draw in zip(dark, grid.lamp, _noise(rng, points), strict=True)
+    ]
+    return _Session(
+        dark=dark,
+        encoded_dark=orjson.Fragment(orjson.dumps([value / 10 for value in dark])),
+        encoded_reference=orjson.Fragment(orjson.dumps(reference)),
+    )
+
+
+def _emission(
+    rng: random.Random, species: Sequence[str], wavelengths: list[float], step: float
+) -> tuple[list[tuple[str, float]], dict[int, float]]:
+    """The emission lines of `species`: the lines, and their light at each grid index lit."""
+    first, points = wavelengths[0], len(wavelengths)
     width = max(0.35, 0.9 * step)  # Gaussian sigma of a line: the spectrometer's resolution
     reach = int(6 * width / step) + 1
-
-    scale = rng.uniform(0.5, 1.5)
-    emission = [scale * value for value in grid.continuum]
+    shining: dict[int, float] = {}
     lines: list[tuple[str, float]] = []
     for name in species:
         strength = 10 ** rng.uniform(3.4, 4.4)
@@ -767,34 +968,56 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
             amplitude = strength * rng.uniform(0.4, 1.0)
             center = round((line - first) / step)
             for i in range(max(center - reach, 0), min(center + reach + 1, points)):
-                emission[i] += amplitude * math.exp(-0.5 * ((wavelengths[i] - line) / width) ** 2)
+                glow = amplitude * math.exp(-0.5 * ((wavelengths[i] - line) / width) ** 2)
+                shining[i] = shining.get(i, 0.0) + glow
+    return lines, shining
 
-    # Counts are kept in integer tenths, so that every value prints with one decimal
-    # (and rounding 10,000 floats a spectrum would dominate the generation time).
-    dark_level = rng.uniform(900.0, 1100.0) + 0.05
-    dark = [
-        int((dark_level + slope + 4.0 * draw) * 10)
-        for slope, draw in zip(grid.slope, _noise(rng, points), strict=True)
-    ]
-    sample = []
-    response = grid.response
-    for i, draw in enumerate(_noise(rng, points)):
-        signal = response[i] * emission[i]
-        noisy = int((signal + draw * (math.sqrt(signal) * 0.5 + 6.0)) * 10 + 0.5)
-        sample.append(dark[i] + noisy if noisy > -dark[i] else 0)
+
+def _oes_document(seed: int, entry: CatalogueEntry, points: int) -> JSONObject:
+    """The OES answer of an entry, its shared arrays already encoded."""
+    rng = _rng(seed, entry.data_id, "oes")
+    has_reference, has_dark = _oes_capture(seed, entry.data_id)
+    prefix = entry.sample_name.rsplit("-", 1)[0]
+    process, species, process_metadata = _OES_PROCESSES.get(prefix, _OES_PROCESSES["GaN-S"])
+    first, last = WAVELENGTH_RANGE_NM
+    step = (last - first) / (points - 1)
+    grid = _grid(points)
+    wavelengths = grid.wavelengths
+    brightness = rng.randrange(_BRIGHTNESSES)
+    scale = 0.5 + brightness / (_BRIGHTNESSES - 1)
+    lines, shining = _emission(rng, species, wavelengths, step)
+    spectrometer = rng.choice(_SPECTROMETERS)
+    integration_ms = rng.choice(_INTEGRATION_MS)
+    session = _session(seed, points, spectrometer, integration_ms, rng.randrange(_SESSIONS))
+    dark = session.dark
+
+    # The smooth part of the spectrum: three list operations at C speed.
+    noise = _window(rng, _continuum_noise(), points)
+    corrected_tenths = list(map(operator.add, _seen_continuum(points, brightness), noise))
+    sample_tenths = list(map(operator.add, corrected_tenths, dark))
+    # Where lines shine, the shot noise grows with the signal.
+    response, continuum = grid.response, grid.continuum
+    lit = sorted(shining)
+    counts: dict[int, int] = {}
+    for i, draw in zip(lit, _noise(rng, len(lit)), strict=True):
+        signal = response[i] * (scale * continuum[i] + shining[i])
+        counts[i] = int((signal + draw * (math.sqrt(signal) * 0.5 + _READ_NOISE)) * 10 + 0.5)
+
+    tenths = _tenths()
+    sample = list(map(tenths.__getitem__, sample_tenths))
     if has_dark:
-        offsets = dark
+        offset = 0
+        scope_corrected = list(map(tenths.__getitem__, corrected_tenths))
     else:
-        estimate = sorted(sample)[points // 20]  # the darkest pixels are pure dark
-        offsets = [estimate] * points
-    scope_corrected = [(s - d) / 10 for s, d in zip(sample, offsets, strict=True)]
-
-    reference = None
-    if has_reference:
-        reference = [
-            (d + int((lamp + 15.0 * draw) * 10 + 0.5)) / 10
-            for d, lamp, draw in zip(dark, grid.lamp, _noise(rng, points), strict=True)
-        ]
+        # The darkest pixels are pure dark: estimate the dark level from them.
+        darkest = sorted(sample_tenths[::8])
+        offset = darkest[len(darkest) // 20] - _TENTHS_SHIFT
+        scope_corrected = list(
+            map(tenths.__getitem__, map(operator.sub, sample_tenths, itertools.repeat(offset)))
+        )
+    for i, value in counts.items():
+        sample[i] = (dark[i] + value) / 10
+        scope_corrected[i] = value / 10 if has_dark else (dark[i] + value - offset) / 10
 
     detected = _detect_peaks(lines, wavelengths, scope_corrected)
     found = sorted({str(peak["element"]) for peak in detected})
@@ -809,11 +1032,11 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
     return {
         "data_id": entry.data_id,
         "id": f"oes_{entry.index + 1:05d}",
-        "wavelengths": list(wavelengths),
+        "wavelengths": grid.encoded_wavelengths,
         "wavelength_unit": "nm",
-        "sample": [value / 10 for value in sample],
-        "reference": reference,
-        "dark": [value / 10 for value in dark] if has_dark else None,
+        "sample": sample,
+        "reference": session.encoded_reference if has_reference else None,
+        "dark": session.encoded_dark if has_dark else None,
         "scope_corrected": scope_corrected,
         "spectrum_type": "sample",
         "detected_peaks": detected,
@@ -822,8 +1045,8 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
         "spectral_metadata": {
             "process": process,
             **process_metadata,
-            "spectrometer": rng.choice(("Ocean Insight HR4000", "Avantes AvaSpec-ULS2048")),
-            "integration_time_ms": rng.choice((20, 50, 100, 200)),
+            "spectrometer": spectrometer,
+            "integration_time_ms": integration_ms,
             "averages": rng.choice((1, 5, 10)),
             "points": points,
             "wavelength_range_nm": [first, last],
@@ -832,6 +1055,26 @@ def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObje
         },
         "last_updated": isoformat(collected + timedelta(minutes=rng.randrange(5, 24 * 60))),
     }
+
+
+def oes_result(seed: int, entry: CatalogueEntry, points: int = 2048) -> JSONObject:
+    """The processed OES result of an entry.
+
+    Emission lines of the process's species sit at their real wavelengths on a smooth
+    plasma continuum, seen through the spectrometer's response, with shot and read noise
+    and a dark offset. `scope_corrected` is the sample minus the dark (or, when no dark was
+    captured, minus the dark level estimated from the spectrum). A line is listed in
+    `detected_peaks` when `scope_corrected` has a clear local maximum within one grid step
+    of its wavelength. Dark and reference spectra are captured once a session: the
+    entries of one session (spectrometer, integration time) share them.
+    """
+    answer: JSONObject = orjson.loads(oes_json(seed, entry, points))
+    return answer
+
+
+def oes_json(seed: int, entry: CatalogueEntry, points: int = 2048) -> bytes:
+    """The OES answer of an entry (see `oes_result`), encoded as JSON."""
+    return orjson.dumps(_oes_document(seed, entry, points))
 
 
 def _planck(wavelength_nm: float, temperature: float = 3000.0) -> float:
@@ -867,3 +1110,12 @@ _SAMPLE_PREFIXES: Final = {
     "oes": tuple(_OES_PROCESSES),
 }
 _ANY_SAMPLE_PREFIX: Final = (*_SIMS_MATRICES, *_OES_PROCESSES)
+
+
+def warm_up(oes_points: int = 2048) -> None:
+    """Build the tables every payload draws from, so that the first answers are as fast."""
+    _levels()
+    _background_noise()
+    _continuum_noise()
+    _tenths()
+    _grid(oes_points)

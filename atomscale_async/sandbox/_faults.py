@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import attrs
 import httpx
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 DROP_EXTENSION: Final = "atomscale.sandbox.drop"
 """The ASGI scope extension through which a server lets the app drop a connection.

@@ -1,4 +1,9 @@
-"""Serving the sandbox with uvicorn: `SandboxServer` (a background thread) and `serve`.
+"""Serving the sandbox with uvicorn: `SandboxServer` (a thread or a process) and `serve`.
+
+`SandboxServer(process=True)` runs uvicorn in a child Python process, so that the server
+and a client in the calling process do not share one GIL. The child reads its settings
+and then commands (new faults) as JSON lines on its stdin, and answers on its stdout;
+when its stdin closes (the parent stopped it, or died), it shuts down.
 
 Dropped connections: an ASGI app cannot close its connection, so the server runs
 uvicorn's httptools protocol extended with the `atomscale.sandbox.drop` scope extension.
@@ -10,19 +15,32 @@ server disconnect (httpx raises `RemoteProtocolError` or `ReadError`).
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Any, Final, Self
 
+import attrs
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from atomscale_async.sandbox._app import SandboxState, create_app, sandbox_state
+from atomscale_async.sandbox._app import SandboxState, ServerStats, create_app, sandbox_state
+from atomscale_async.sandbox._data import warm_up
 from atomscale_async.sandbox._faults import DROP_EXTENSION, Faults
+
+# Appended to sys.path, the parent's package root is found only when nothing else is.
+_CHILD: Final = (
+    "import sys; sys.path.append(sys.argv[1]); "
+    "from atomscale_async.sandbox._server import _child_main; _child_main()"
+)
 
 
 class DroppingHttpToolsProtocol(HttpToolsProtocol):
@@ -75,10 +93,18 @@ def _base_url(host: str, port: int) -> str:
 
 
 class SandboxServer:
-    """A sandbox served by uvicorn on 127.0.0.1 from a background thread.
+    """A sandbox served by uvicorn on 127.0.0.1 from a background thread or process.
+
+    By default the server runs in a thread of the calling process, where its app and
+    state can be reached directly. With `process=True` it runs in a child process, so
+    that a client in this process does not compete with it for the GIL (a bulk fetch
+    runs several times faster); `state` is then a copy built here from the same seed:
+    its catalogue and ids match the server's, but samples created through the API exist
+    only in the server. Assigning `faults` reaches the server in either mode.
 
     Args:
-        app: The app to serve; when given, the data and fault options below are ignored.
+        app: The app to serve (thread mode only); when given, the data and fault
+            options below are ignored.
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one.
         entries: Number of catalogue entries.
@@ -91,10 +117,14 @@ class SandboxServer:
         drop_rate: Fraction of requests whose connection is closed without a response.
         oes_points: Number of points of each OES spectrum.
         startup_timeout: Seconds to wait for the server to listen.
+        process: Serve from a child process instead of a thread.
+
+    Raises:
+        ValueError: `app` was given with `process=True`.
 
     Example:
         >>> import httpx
-        >>> with SandboxServer(entries=10) as server:
+        >>> with SandboxServer(entries=10, process=True) as server:
         ...     answer = httpx.get(
         ...         server.base_url + "instruments/synthesis/",
         ...         headers={"X-API-KEY": server.api_key},
@@ -119,31 +149,37 @@ class SandboxServer:
         drop_rate: float = 0,
         oes_points: int = 2048,
         startup_timeout: float = 10.0,
+        process: bool = False,
     ) -> None:
-        if app is None:
-            app = create_app(
-                entries=entries,
-                seed=seed,
-                api_key=api_key,
-                latency_ms=latency_ms,
-                error_rate=error_rate,
-                rate_limit=rate_limit,
-                retry_after=retry_after,
-                drop_rate=drop_rate,
-                oes_points=oes_points,
-            )
-        self.app = app
+        if app is not None and process:
+            msg = "process=True builds its app in the child process: pass its options, not app"
+            raise ValueError(msg)
+        self._options: dict[str, Any] = {
+            "entries": entries,
+            "seed": seed,
+            "api_key": api_key,
+            "latency_ms": latency_ms,
+            "error_rate": error_rate,
+            "rate_limit": rate_limit,
+            "retry_after": retry_after,
+            "drop_rate": drop_rate,
+            "oes_points": oes_points,
+        }
+        # In process mode, this app is never served: it answers `state` and `data_ids`.
+        self.app = app if app is not None else create_app(**self._options)
         self.host = host
         self.startup_timeout = startup_timeout
+        self.process = process
         self._requested_port = port
         self._port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._child: _Child | None = None
 
     @property
     def state(self) -> SandboxState:
-        """The served app's catalogue, materials and faults."""
+        """The served app's catalogue, materials and faults (a copy with `process=True`)."""
         return sandbox_state(self.app)
 
     @property
@@ -163,11 +199,28 @@ class SandboxServer:
 
     @faults.setter
     def faults(self, faults: Faults) -> None:
+        if self._child is not None:
+            self._child.set_faults(faults, self.startup_timeout)
         self.state.faults = faults
+
+    def stats(self) -> ServerStats:
+        """What the server has answered so far: requests, and bytes of response bodies.
+
+        Example:
+            >>> with SandboxServer(entries=10) as server:
+            ...     _ = httpx.get(server.base_url, headers={"X-API-KEY": server.api_key})
+            ...     server.stats().requests
+            1
+        """
+        if self._child is not None:
+            return self._child.stats(self.startup_timeout)
+        return attrs.evolve(self.state.stats)
 
     @property
     def running(self) -> bool:
-        """Whether the server thread is serving."""
+        """Whether the server thread or process is serving."""
+        if self._child is not None:
+            return self._child.running
         return self._thread is not None and self._thread.is_alive()
 
     @property
@@ -184,15 +237,22 @@ class SandboxServer:
         return _base_url(self.host, self.port)
 
     def start(self) -> Self:
-        """Listen and serve from a background thread; return once requests are accepted.
+        """Listen and serve from a background thread or process; return once serving.
 
         Raises:
             RuntimeError: The server is already running or could not start.
             TimeoutError: It did not start within `startup_timeout` seconds.
+            OSError: The address could not be bound (e.g. the port is in use).
         """
-        if self._thread is not None:
+        if self._thread is not None or self._child is not None:
             msg = "the sandbox server is already running"
             raise RuntimeError(msg)
+        if self.process:
+            self._child = _Child.start(
+                self.host, self._requested_port, self._options, self.faults, self.startup_timeout
+            )
+            self._port = self._child.port
+            return self
         sock = _bind(self.host, self._requested_port)
         self._port = sock.getsockname()[1]
         server = _server(self.app, quiet_logging=True)
@@ -225,11 +285,15 @@ class SandboxServer:
             sock.close()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving, close every connection and join the thread (idempotent).
+        """Stop serving, close every connection and join the thread or process (idempotent).
 
         Args:
             timeout: Seconds to wait for a graceful shutdown before forcing it.
         """
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(timeout)
+            return
         thread, server = self._thread, self._server
         if thread is None or server is None:
             return
@@ -253,7 +317,185 @@ class SandboxServer:
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
-        return f"<SandboxServer {where} entries={len(self.state.catalogue)}>"
+        mode = " process" if self.process else ""
+        return f"<SandboxServer {where}{mode} entries={len(self.state.catalogue)}>"
+
+
+def _package_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+class _Child:
+    """A sandbox server in a child process, driven through its stdin and stdout."""
+
+    def __init__(self, process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+        self.process = process
+        self.errors = errors
+        self.port = 0
+        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, name="sandbox-child-reader", daemon=True)
+        self.reader.start()
+
+    @classmethod
+    def start(
+        cls,
+        host: str,
+        port: int,
+        options: dict[str, Any],
+        faults: Faults,
+        timeout: float,
+    ) -> _Child:
+        # Read if the child fails to start; it outlives this function.
+        errors = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, _package_root()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                # Ctrl-C in a terminal reaches the parent only, which stops the child.
+                start_new_session=True,
+            )
+        except BaseException:
+            errors.close()
+            raise
+        child = cls(process, errors)
+        try:
+            settings = {**options, **attrs.asdict(faults)}
+            child.send({"host": host, "port": port, "options": settings})
+            reply = child.receive(timeout)
+            if reply is None or "ready" not in reply:
+                raise child.failure(reply)
+            child.port = int(reply["ready"])
+        except BaseException:
+            child.stop(timeout=1.0)
+            raise
+        return child
+
+    def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        with contextlib.suppress(ValueError, OSError):  # closed by stop()
+            for line in stdout:
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    self.replies.put(orjson.loads(line))
+        self.replies.put(None)
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict[str, Any]) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        stdin.write(orjson.dumps(message) + b"\n")
+        stdin.flush()
+
+    def receive(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            return self.replies.get(timeout=timeout)
+        except queue.Empty:
+            msg = f"the sandbox server process did not answer within {timeout} s"
+            raise TimeoutError(msg) from None
+
+    def set_faults(self, faults: Faults, timeout: float) -> None:
+        if not self.running:
+            msg = "the sandbox server process is not running"
+            raise RuntimeError(msg)
+        self.send({"faults": attrs.asdict(faults)})
+        reply = self.receive(timeout)
+        if reply is None or not reply.get("ok"):
+            raise self.failure(reply)
+
+    def stats(self, timeout: float) -> ServerStats:
+        if not self.running:
+            msg = "the sandbox server process is not running"
+            raise RuntimeError(msg)
+        self.send({"stats": True})
+        reply = self.receive(timeout)
+        if reply is None or "stats" not in reply:
+            raise self.failure(reply)
+        return ServerStats(**reply["stats"])
+
+    def failure(self, reply: dict[str, Any] | None) -> Exception:
+        if reply is not None and reply.get("errno") is not None:
+            return OSError(reply["errno"], reply.get("error", "could not listen"))
+        detail = reply.get("error") if reply is not None else None
+        if detail is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(1.0)
+            self.errors.seek(0)
+            lines = self.errors.read().decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit status {self.process.poll()}"
+        return RuntimeError(f"the sandbox server process failed: {detail}")
+
+    def stop(self, timeout: float) -> None:
+        process = self.process
+        # End of input asks the child to shut down gracefully.
+        with contextlib.suppress(OSError, ValueError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.reader.join(timeout)
+        if process.stdout is not None:
+            process.stdout.close()
+        self.errors.close()
+
+
+def _child_main() -> None:
+    """Serve one sandbox in this (child) process, as `SandboxServer(process=True)` asks."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    lock = threading.Lock()
+
+    def say(message: dict[str, Any]) -> None:
+        with lock:
+            stdout.write(orjson.dumps(message) + b"\n")
+            stdout.flush()
+
+    settings = orjson.loads(stdin.readline())
+    options = settings["options"]
+    try:
+        app = create_app(**options)
+        sock = _bind(settings["host"], settings["port"])
+    except OSError as exc:
+        say({"error": str(exc), "errno": exc.errno})
+        raise SystemExit(1) from None
+    except Exception as exc:
+        say({"error": f"{type(exc).__name__}: {exc}"})
+        raise SystemExit(1) from None
+    warm_up(options["oes_points"])
+    server = _server(app, quiet_logging=True)
+    state = sandbox_state(app)
+
+    def control() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.002)
+        say({"ready": sock.getsockname()[1]})
+        for line in stdin:
+            command = orjson.loads(line)
+            if "faults" in command:
+                state.faults = Faults(**command["faults"])
+                say({"ok": True})
+            elif "stats" in command:
+                say({"stats": attrs.asdict(state.stats)})
+        server.should_exit = True  # stdin closed: the parent stopped us (or died)
+
+    threading.Thread(target=control, name="sandbox-control", daemon=True).start()
+    # uvicorn handles SIGTERM (SandboxServer.stop's fallback) with a graceful shutdown too.
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def serve(
@@ -270,6 +512,7 @@ def serve(
     drop_rate: float = 0,
     oes_points: int = 2048,
     quiet: bool = False,
+    show_key: bool = True,
 ) -> None:
     """Serve a sandbox in the foreground until interrupted.
 
@@ -289,6 +532,7 @@ def serve(
         drop_rate: Fraction of requests whose connection is closed without a response.
         oes_points: Number of points of each OES spectrum.
         quiet: Do not print the URL and key on stderr once listening.
+        show_key: Print the key itself (else only that one is required).
     """
     app = create_app(
         entries=entries,
@@ -305,6 +549,8 @@ def serve(
     try:
         if not quiet:
             key = "none (any request is accepted)" if api_key is None else api_key
+            if api_key is not None and not show_key:
+                key = "the key given"
             print(
                 f"Atomscale sandbox on {_base_url(host, sock.getsockname()[1])} "
                 f"({entries} entries, seed {seed}); X-API-KEY: {key}. Ctrl+C stops it.",
