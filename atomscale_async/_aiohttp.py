@@ -11,6 +11,7 @@ established (the request was never sent), which makes re-sending a POST safe.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 
 import aiohttp
@@ -18,6 +19,13 @@ import httpx
 from yarl import URL
 
 __all__ = ["AiohttpTransport"]
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(
+    pool: float | None, connect: float | None, read: float | None
+) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -61,11 +69,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         """Send one request and read its whole body."""
         session = self._get_session()
         timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("pool"),
-            sock_connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
+        timeout = _client_timeout(
+            timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")
         )
         try:
             body = request.content
@@ -105,8 +110,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions = {"http_version": b"HTTP/1.1"}
         if reason:
             extensions["reason_phrase"] = reason.encode("ascii", "replace")
+        # stream=, not content=: the caller reads it once (content= reads it here too).
         return httpx.Response(
-            status, headers=headers, content=content, request=request, extensions=extensions
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions=extensions,
         )
 
     async def aclose(self) -> None:
