@@ -569,6 +569,8 @@ def _read_ids(args: argparse.Namespace) -> list[str]:
                 ids.append(data_id)
     if not ids:
         raise CLIError("give data ids, or --ids-file FILE", EXIT_USAGE)
+    if not all(ids):
+        raise CLIError("a data id is empty", EXIT_USAGE)
     return ids
 
 
@@ -649,8 +651,11 @@ async def _get(args: argparse.Namespace, out: Output) -> int:
     progress = _want_progress(args.progress, out.stderr)
     # People at a terminal get a summary; JSON goes to --out, a pipe, or --format json.
     summary = args.out is None and not out.json
-    outcomes: dict[str, Outcome] = {}
+    # Only what the report needs is kept: results are written (or described) as they come.
+    described: dict[str, tuple[str, str]] = {}
+    failed: list[tuple[str, Exception]] = []
     unknown_kinds: set[str] = set()
+    received = 0
     async with _client(args) as client:
         with _Sink(None if summary else args.out, out) as sink, warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownDataTypeWarning)
@@ -663,16 +668,19 @@ async def _get(args: argparse.Namespace, out: Output) -> int:
                 )
             ) as stream:
                 async for outcome in stream:
-                    outcomes[outcome.data_id] = outcome
+                    received += 1
+                    if outcome.error is not None:
+                        failed.append((outcome.data_id, outcome.error))
                     if isinstance(outcome.result, UnknownResult):
                         unknown_kinds.add(outcome.result.data_type)
-                    if not summary:
+                    if summary:
+                        described[outcome.data_id] = _describe(outcome)
+                    else:
                         sink.write(outcome_record(outcome))
-    failed = [o for o in outcomes.values() if o.error is not None]
     if summary:
         out.table(
             ["DATA ID", "TYPE", "RESULT"],
-            [[data_id, *_describe(outcomes[data_id])] for data_id in dict.fromkeys(ids)],
+            [[data_id, *described[data_id]] for data_id in dict.fromkeys(ids)],
         )
     for kind in sorted(unknown_kinds):
         out.note(f"warning: entries of kind {kind!r} are not known to this SDK: not fetched")
@@ -681,11 +689,11 @@ async def _get(args: argparse.Namespace, out: Output) -> int:
     if not failed:
         return EXIT_OK
     if not summary:
-        for outcome in failed[:_SHOWN_FAILURES]:
-            out.error(f"{outcome.data_id}: {_error_line(outcome.error or Exception())}")
+        for data_id, error in failed[:_SHOWN_FAILURES]:
+            out.error(f"{data_id}: {_error_line(error)}")
         if len(failed) > _SHOWN_FAILURES:
-            out.error(f"... and {len(failed) - _SHOWN_FAILURES} more failures")
-    out.error(f"{len(failed):,} of {len(outcomes):,} data ids failed")
+            out.error(f"... and {len(failed) - _SHOWN_FAILURES:,} more failures")
+    out.error(f"{len(failed):,} of {received:,} data ids failed")
     return EXIT_FAILURE
 
 
@@ -960,6 +968,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AtomscaleError as exc:
         out.error(_error_line(exc))
         return EXIT_FAILURE
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # e.g. a file that cannot be read, an empty id
         out.error(_error_line(exc))
         return EXIT_FAILURE

@@ -3,6 +3,14 @@
 Everything is a pure function of the seed (and, for a data entry, of its data id), so the
 same seed always serves the same bytes. SIMS and OES payloads are generated lazily, on the
 first request for an entry, and their encoded JSON is kept in a bounded cache.
+
+Generating a payload must cost about as little as a client spends decoding it (a demo
+fetches thousands of fresh entries), so per-point Python work is avoided where the data
+allow: noise is read from a shared table of normal draws with C-level strided slices,
+SIMS concentrations are looked up on a precomputed grid of printed values (a profile's
+background-only stretches cost two slices and a lookup a point), and the arrays entries
+share (wavelength grids, a session's dark and reference spectra, an entry's depths) are
+encoded to JSON once, as `orjson.Fragment`.
 """
 
 from __future__ import annotations
