@@ -46,6 +46,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_decode.py")
     session.run("python", "benchmarks/bench_bulk.py", *session.posargs)
+    session.run("python", "benchmarks/bench_memory.py")
 
 
 @nox.session(python=PYTHON)

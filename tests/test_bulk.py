@@ -1,4 +1,4 @@
-"""Bulk fetch: order, catalogue chunks, the concurrency bound, partial failure, 429 pause, cancellation."""
+"""Bulk fetch: order, catalogue chunks, the bound, partial failure, 429 pause, cancellation."""
 
 from __future__ import annotations
 
@@ -135,15 +135,12 @@ async def test_concurrency_never_exceeds_the_client_limit(
 ) -> None:
     kinds = kinds_of(60)
     api = FakeAPI(router, kinds, delay=0.01)
-    async with make_client(max_concurrency=5) as client:
-        # two bulk calls and single calls at once share the one limit
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(client.get, list(kinds)[:30])
-            tg.start_soon(client.get, list(kinds)[30:])
-            for data_id in list(kinds)[:5]:
-                tg.start_soon(
-                    client.oes.get if kinds[data_id] == "oes" else client.sims.get, data_id
-                )
+    # two bulk calls and single calls at once share the one limit
+    async with make_client(max_concurrency=5) as client, anyio.create_task_group() as tg:
+        tg.start_soon(client.get, list(kinds)[:30])
+        tg.start_soon(client.get, list(kinds)[30:])
+        for data_id in list(kinds)[:5]:
+            tg.start_soon(client.oes.get if kinds[data_id] == "oes" else client.sims.get, data_id)
     assert api.max_in_flight == 5
 
 
@@ -342,6 +339,7 @@ async def test_a_429_pauses_the_whole_client_then_resumes_at_full_width(
     in_flight = 0
     widths_after: list[int] = []
     limited_at: list[float] = []
+    full_width = anyio.Event()
 
     async def answer(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight
@@ -353,10 +351,11 @@ async def test_a_429_pauses_the_whole_client_then_resumes_at_full_width(
         in_flight += 1
         if limited_at:
             widths_after.append(in_flight)
+            if in_flight == 8:
+                full_width.set()
             # hold the answer a little, so a loaded machine still shows the width
             with anyio.move_on_after(0.2):
-                while in_flight < 8:
-                    await anyio.sleep(0.001)
+                await full_width.wait()
         else:
             await anyio.sleep(0.005)
         in_flight -= 1
