@@ -19,8 +19,9 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import BulkFetchError, NotFoundError
+from ._errors import AtomscaleError, BulkFetchError, NotFoundError
 from ._generated.models import DataEntry, OESResult, SIMSResult
+from ._model import Model
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -47,8 +48,8 @@ class UnknownDataTypeWarning(UserWarning):
     """The catalogue names a kind of data this SDK version cannot fetch yet."""
 
 
-@attrs.frozen(kw_only=True)
-class UnknownResult:
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class UnknownResult(Model):
     """A data entry of a kind this SDK does not know (it may be out of date).
 
     Attributes:
@@ -153,7 +154,7 @@ class _Run:
             self.warn_unknown(kind)
             unknown = UnknownResult(data_id=data_id, data_type=kind, catalogue_entry=entry)
             return Outcome(data_id, unknown)
-        except Exception as exc:  # every failure becomes this id's outcome
+        except AtomscaleError as exc:  # an API failure is this id's outcome; a bug propagates
             return Outcome(data_id, error=exc)
 
     def warn_unknown(self, kind: str) -> None:
@@ -216,7 +217,7 @@ class _Run:
             async for chunk in chunks:
                 try:
                     entries = await self.client.data_entries.list(data_ids=chunk)
-                except Exception as exc:
+                except AtomscaleError as exc:
                     for data_id in chunk:
                         await self.emit(Outcome(data_id, error=exc))
                     continue

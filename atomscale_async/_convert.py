@@ -97,6 +97,12 @@ def _structure_float_array(value: Any, _: type) -> FloatArray:
         raise _Invalid(str(exc)) from None
 
 
+def _unstructure_datetime(value: dt.datetime) -> str:
+    # UTC as the API writes it: 2024-01-15T10:35:00Z
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _is_dict_type(type_: Any) -> bool:
     return typing.get_origin(type_) is dict
 
@@ -180,7 +186,7 @@ converter.register_structure_hook_factory(_is_dict_type, _dict_hook)
 converter.register_structure_hook_factory(_is_list_type, _list_hook)
 converter.register_structure_hook_factory(attrs.has, _attrs_hook)
 converter.register_unstructure_hook(FloatArray, FloatArray.tolist)
-converter.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
+converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)
 converter.register_unstructure_hook_factory(attrs.has, _attrs_unstructure_hook)
 
 

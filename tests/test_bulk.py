@@ -456,3 +456,33 @@ async def test_bulk_against_the_sandbox_server() -> None:
     assert len(results) == 120
     assert not [r for r in results if isinstance(r, Exception)]
     assert {type(r) for r in results} >= {OESResult, SIMSResult}
+
+
+async def test_unknown_result_converts_to_plain_data(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    FakeAPI(router, {"x1": "xps"})
+    async with make_client() as client:
+        with pytest.warns(UnknownDataTypeWarning):
+            (unknown,) = await client.get(["x1"])
+    assert isinstance(unknown, UnknownResult)
+    assert unknown.to_dict() == {
+        "data_id": "x1",
+        "data_type": "xps",
+        "catalogue_entry": {"data_id": "x1", "char_source_type": "xps", "collected_datetime": None},
+    }
+
+
+async def test_a_bug_is_not_swallowed_as_a_per_id_failure(
+    router: respx.MockRouter, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeAPI(router, {"o1": "oes"})
+
+    async def broken(data_id: str) -> OESResult:
+        raise RuntimeError("a bug")
+
+    async with make_client() as client:
+        monkeypatch.setattr(client.oes, "get", broken)
+        with pytest.raises(BaseExceptionGroup) as info:
+            await client.get(["o1"], errors="return")
+    assert info.group_contains(RuntimeError, match="a bug")

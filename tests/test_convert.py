@@ -188,7 +188,7 @@ def test_to_dict_round_trips_through_json() -> None:
     data = oes.to_dict()
     assert data["wavelengths"] == [400.0, 400.5, 401.0, 401.5]
     assert data["detected_peaks"] == [{"peak_id": "p1", "wavelength_nm": 401.0, "element": "Ga"}]
-    assert data["last_updated"] == "2024-01-15T10:35:00+00:00"
+    assert data["last_updated"] == "2024-01-15T10:35:00Z"
     assert structure(orjson.loads(orjson.dumps(data)), OESResult, "e") == oes
     result = SIMSResult(
         data_id="x", depth_profiles=[structure(SIMS_PROFILE, SIMSDepthProfile, "e")]
