@@ -13,8 +13,8 @@ PYTHON = ["3.11"]
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (asyncio and trio), the generated-code drift check included."""
-    session.install("-e", ".[test]")
+    """Run the test suite (asyncio and trio; frames and plots included), the drift check too."""
+    session.install("-e", ".[test,pandas,plot]")
     session.run("pytest", *session.posargs)
 
 
