@@ -23,6 +23,8 @@ from atomscale_async import OESResult
 from atomscale_async._convert import decode
 
 N_POINTS = 2048
+SDK = "atomscale_async decode -> OESResult"
+TARGET = 1.5
 
 
 def make_payload(n: int = N_POINTS, seed: int = 0) -> bytes:
@@ -59,7 +61,7 @@ def _candidates(payload: bytes) -> dict[str, Callable[[], Any]]:
     out: dict[str, Callable[[], Any]] = {
         "orjson.loads (baseline)": lambda: orjson.loads(payload),
         "json.loads": lambda: json.loads(payload),
-        "atomscale_async decode -> OESResult": lambda: decode(payload, OESResult, "bench"),
+        SDK: lambda: decode(payload, OESResult, "bench"),
     }
     out.update(_cattrs_default(payload))
     out.update(_pydantic(payload))
@@ -184,6 +186,9 @@ def main() -> None:
     for name, values in samples.items():
         med = statistics.median(values)
         print(f"{name:48} {med * 1e3:8.3f} {med / base:15.2f}")
+    ratio = statistics.median(samples[SDK]) / base
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    print(f"target: decode + structure <= {TARGET}x orjson.loads: {ratio:.2f}x {verdict}")
 
 
 if __name__ == "__main__":
