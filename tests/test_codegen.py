@@ -65,3 +65,19 @@ def test_a_new_endpoint_is_described_then_generated(tmp_path: Path) -> None:
     assert "def get(self, data_id: str) -> XPSResult:" in files["sync_resources.py"]
     for name in ("models.py", "resources.py", "sync_resources.py"):
         compile(files[name], name, "exec")  # valid Python
+
+
+def test_the_api_description_is_valid_openapi_3_1() -> None:
+    from openapi_spec_validator import validate
+
+    spec = _codegen.load_spec()
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)  # raises on an invalid document
+    paths = set(spec["paths"])
+    assert paths == {
+        "/instruments/synthesis/",
+        "/target-materials/",
+        "/sims/{data_id}",
+        "/oes/{data_id}",
+        "/data_entries/",
+    }
