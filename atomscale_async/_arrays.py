@@ -57,8 +57,7 @@ class FloatArray(_FloatArrayBase):
 
 
 _TOP_BYTE = 7 if sys.byteorder == "little" else 0
-_ZERO = struct.pack("d", 0.0)
-_ONE = struct.pack("d", 1.0)
+_FEW = 16
 
 
 @functools.lru_cache(maxsize=128)
@@ -80,21 +79,29 @@ def pack_numbers(values: list[Any]) -> FloatArray:
         packed = _packer(len(values)).pack(*values)
     except (struct.error, TypeError, OverflowError):
         raise TypeError(_first_non_number(values)) from None
-    # The most significant byte of each double: 0x00 for 0.0, 0x3F for 1.0. A
-    # strided slice and a memchr are far cheaper than searching 8-byte patterns.
-    top = packed[_TOP_BYTE::8]
-    if (b"\x00" in top or b"\x3f" in top) and _has_bool(packed, values):
+    if _contains_bool(packed[_TOP_BYTE::8], values):
         raise TypeError(_first_non_number(values))
     return FloatArray(packed)
 
 
-def _has_bool(packed: bytes, values: list[Any]) -> bool:
-    for pattern in (_ZERO, _ONE):
-        at = packed.find(pattern)
+def _contains_bool(top: bytes, values: list[Any]) -> bool:
+    """Whether a boolean is among ``values``, given the top byte of each packed double.
+
+    True and False pack as 1.0 and 0.0, whose top bytes are 0x3F and 0x00, so
+    only elements with those top bytes need a type check; memchr finds them.
+    A few candidates (a depth axis starting at 0) are checked one by one; many
+    (an all-zero dark spectrum) in one pass over the element types.
+    """
+    budget = _FEW
+    for marker in (b"\x00", b"\x3f"):
+        at = top.find(marker)
         while at >= 0:
-            if at % 8 == 0 and type(values[at // 8]) is bool:
+            if type(values[at]) is bool:
                 return True
-            at = packed.find(pattern, at + 1)
+            budget -= 1
+            if not budget:
+                return bool in set(map(type, values))
+            at = top.find(marker, at + 1)
     return False
 
 
