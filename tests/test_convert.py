@@ -286,3 +286,21 @@ def test_arbitrary_json_gives_a_model_or_a_validation_error(
         assert all(" @ $" in e for e in outcome.errors), outcome.errors
     else:
         assert isinstance(outcome, model)
+
+
+@pytest.mark.parametrize(
+    ("values", "bad_index"),
+    [
+        ([0.0] * 100 + [False], 100),  # many 0.0 candidates: the one-pass check
+        ([1.0, 1.5, 0.5] * 30 + [True], 90),  # many values in [1, 2): top byte 0x3F
+        ([0, 10.0, 20.0, True, 40.0], 3),  # a few candidates: checked one by one
+    ],
+)
+def test_booleans_are_found_among_many_exact_zeros_and_ones(
+    values: list[Any], bad_index: int
+) -> None:
+    payload = fresh(OES) | {"dark": values}
+    expected = f"element [{bad_index}] is a boolean, expected a JSON number @ $.dark"
+    assert expected in errors_of(payload, OESResult)
+    values = [v for v in values if type(v) is not bool]
+    assert structure(fresh(OES) | {"dark": values}, OESResult, "e").dark == FloatArray(values)
