@@ -20,10 +20,13 @@ Mode = Literal["close_after_read", "hang", "ok"]
 class SocketServer:
     """Accepts connections on a thread; counts the requests it fully reads."""
 
-    def __init__(self, mode: Mode, body: bytes = b"[]") -> None:
+    def __init__(self, mode: Mode, body: bytes = b"[]", delay: float = 0.0) -> None:
         self.mode = mode
         self.body = body
+        self.delay = delay
         self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -80,16 +83,21 @@ class SocketServer:
                 buffer = request
                 with self._lock:
                     self.requests += 1
+                    self.in_flight += 1
+                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 if self.mode == "close_after_read":
                     conn.close()
                     return
                 if self.mode == "hang":
                     self._stop.wait()
                     return
+                self._stop.wait(self.delay)
                 head = (
                     f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(self.body)}\r\n\r\n"
                 ).encode()
+                with self._lock:
+                    self.in_flight -= 1
                 conn.sendall(head + self.body)
 
 

@@ -486,3 +486,41 @@ async def test_a_bug_is_not_swallowed_as_a_per_id_failure(
         with pytest.raises(BaseExceptionGroup) as info:
             await client.get(["o1"], errors="return")
     assert info.group_contains(RuntimeError, match="a bug")
+
+
+async def test_a_real_server_never_sees_more_than_max_concurrency(
+    make_client: ClientFactory,
+) -> None:
+    from .servers import SocketServer
+
+    with SocketServer("ok", body=b"[]", delay=0.02) as server:
+        async with make_client(base_url=server.base_url, max_concurrency=6) as client:
+            results = await client.get([f"s{i}" for i in range(60)], data_type="sims")
+    assert len(results) == 60
+    assert server.requests == 60
+    assert server.max_in_flight == 6
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_ctrl_c_stops_a_sync_bulk_fetch(router: respx.MockRouter, anyio_backend: str) -> None:
+    import _thread
+    import threading
+    import time
+
+    kinds = kinds_of(200)
+    api = FakeAPI(router, kinds, delay=30)
+    with sync_client() as client:
+
+        def interrupt() -> None:
+            while api.in_flight < client.max_concurrency:
+                time.sleep(0.01)
+            _thread.interrupt_main()
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            client.get(list(kinds))
+        assert time.monotonic() - started < 10
+        wait_until(lambda: api.in_flight == 0)
+        api.delay = 0
+        assert client.oes.get("id-00001").data_id == "id-00001", "the client stays usable"
