@@ -9,6 +9,7 @@ request loop, so the client-wide concurrency limit and 429 pause hold.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import warnings
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
 import attrs
+import sniffio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._errors import AtomscaleError, BulkFetchError, NotFoundError
@@ -297,17 +299,60 @@ async def iter_results(
         return
     send, receive = anyio.create_memory_object_stream[Outcome](width)
     run = _Run(client, data_type, width, len(unique), send.send, on_progress, progress)
+    failures: list[BaseException] = []
+    finished = anyio.Event()
 
     async def produce() -> None:
-        async with send:
-            await run.run(unique)
-
-    async with receive, anyio.create_task_group() as tg:
-        tg.start_soon(produce)
         try:
+            async with send:
+                await run.run(unique)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # handed to the consumer below
+            failures.append(exc)
+        finally:
+            finished.set()
+
+    # The fetches run in a task of their own, not in a task group entered by
+    # this generator: a consumer that breaks out of ``async for`` leaves the
+    # generator to be closed later, from another task, and a task group (or
+    # cancel scope) cannot be exited there; it would cancel the consumer's task.
+    cancel = _spawn_detached(produce)
+    try:
+        async with receive:
             async for outcome in receive:
                 yield outcome
-        except GeneratorExit:
-            # Closed early (aclose): stop the fetches in flight and return, so
-            # that the task group does not report GeneratorExit as an error.
-            tg.cancel_scope.cancel()
+        if failures:
+            raise failures[0]
+    finally:
+        if not finished.is_set():
+            cancel()
+            with anyio.CancelScope(shield=True), anyio.move_on_after(_STOP_GRACE_SECONDS):
+                await finished.wait()
+
+
+def _spawn_detached(fn: Callable[[], Awaitable[None]]) -> Callable[[], object]:
+    """Start ``fn`` in a task of its own; return what cancels it."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        scope = trio.CancelScope()
+
+        async def run_in_scope() -> None:
+            with scope:
+                await fn()
+
+        trio.lowlevel.spawn_system_task(run_in_scope)
+        return scope.cancel
+
+    async def run() -> None:
+        await fn()
+
+    task = asyncio.get_running_loop().create_task(run())
+    _DETACHED.add(task)  # a strong reference until it is done
+    task.add_done_callback(_DETACHED.discard)
+    return task.cancel
+
+
+_DETACHED: set[asyncio.Task[None]] = set()
+_STOP_GRACE_SECONDS = 5.0

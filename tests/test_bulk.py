@@ -419,7 +419,7 @@ def test_sync_iterator_closed_early_cancels_the_fetch(
         assert client.oes.get("id-00001").data_id == "id-00001"
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout
@@ -524,3 +524,56 @@ def test_ctrl_c_stops_a_sync_bulk_fetch(router: respx.MockRouter, anyio_backend:
         wait_until(lambda: api.in_flight == 0)
         api.delay = 0
         assert client.oes.get("id-00001").data_id == "id-00001", "the client stays usable"
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # trio asks for aclosing, and warns
+async def test_breaking_out_of_iter_results_is_safe_without_aclosing(
+    router: respx.MockRouter, make_client: ClientFactory, anyio_backend: str
+) -> None:
+    import gc
+
+    kinds = kinds_of(300)
+    api = FakeAPI(router, kinds, delay=0.01)
+    async with make_client(max_concurrency=8) as client:
+        seen = 0
+        async for _ in client.iter_results(list(kinds), data_type="oes"):
+            seen += 1
+            if seen == 3:
+                break  # the generator is closed later, from elsewhere
+        gc.collect()
+        with anyio.fail_after(5):
+            while api.in_flight:  # noqa: ASYNC110 - polls the fake server's counter
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.05)  # this task is not cancelled by the cleanup
+        assert client._state.limiter.value == client.max_concurrency
+        assert isinstance(await client.oes.get("id-00001"), OESResult)
+
+
+async def test_cancelling_the_consumer_stops_iter_results(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(100)
+    api = FakeAPI(router, kinds, delay=30)
+    async with make_client(max_concurrency=8) as client:
+        with anyio.move_on_after(0.3):
+            async with contextlib.aclosing(client.iter_results(list(kinds), data_type="oes")) as s:
+                async for _ in s:
+                    pass
+        assert api.in_flight == 0
+        assert client._state.limiter.value == client.max_concurrency
+
+
+async def test_a_bug_surfaces_from_iter_results(
+    router: respx.MockRouter, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeAPI(router, {"o1": "oes"})
+
+    async def broken(data_id: str) -> OESResult:
+        raise RuntimeError("a bug")
+
+    async with make_client() as client:
+        monkeypatch.setattr(client.oes, "get", broken)
+        with pytest.raises(BaseExceptionGroup) as info:
+            async for _ in client.iter_results(["o1"], data_type="oes"):
+                pass
+    assert info.group_contains(RuntimeError, match="a bug")
