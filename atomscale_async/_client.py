@@ -296,9 +296,9 @@ class AsyncClient(AsyncResources):
     ) -> AsyncGenerator[Outcome, None]:
         """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
 
-        A failure does not stop the stream: its outcome carries the error. To stop
-        early, close the iterator (``async with contextlib.aclosing(...)``), so
-        that the fetches in flight are cancelled at once.
+        A failure does not stop the stream: its outcome carries the error. Breaking
+        out of the loop stops the fetches in flight (under trio, close the iterator:
+        ``async with contextlib.aclosing(client.iter_results(ids)) as stream``).
 
         Example:
             >>> async for outcome in client.iter_results(ids):  # doctest: +SKIP
