@@ -12,8 +12,6 @@ import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
-from concurrent.futures import Future
-from concurrent.futures import wait as wait_futures
 from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
@@ -142,30 +140,45 @@ class Client(SyncResources):
         if threading.current_thread() is self._loop.thread:
             raise RuntimeError("a Client method was called from its own event-loop thread")
 
-        started, finished = threading.Event(), threading.Event()
+        # The loop thread hands the outcome over through ``outcome`` and signals
+        # with a bare lock. The waiting thread must not hold any lock the loop
+        # thread needs: a Ctrl-C that lands inside a Python-level lock wrapper
+        # (Event.wait, concurrent.futures.wait) can leave that lock held and
+        # freeze the loop thread. Lock.acquire/release are single C calls.
+        done = threading.Lock()
+        done.acquire()
+        started = threading.Event()
+        outcome: list[tuple[bool, object]] = []
 
-        async def run() -> T:
+        async def run() -> None:
             started.set()
             try:
-                return await call()
+                outcome.append((True, await call()))
+            except Exception as exc:
+                outcome.append((False, exc))
             finally:
-                finished.set()
+                done.release()
 
-        future: Future[T] = portal.start_task_soon(run)
+        future = portal.start_task_soon(run)
         try:
             # Wake up now and then: a blocked wait would not see a Ctrl-C that
             # the OS delivered to another thread.
-            while not wait_futures((future,), timeout=_POLL_SECONDS).done:
+            while not done.acquire(timeout=_POLL_SECONDS):
                 pass
-            return future.result()
         except BaseException:
             # Ctrl-C (or any exception raised in this thread while waiting):
             # cancel the coroutine and wait until it has really stopped.
-            if not future.done():
-                future.cancel()
-                if started.is_set():
-                    finished.wait(_CANCEL_GRACE_SECONDS)
+            future.cancel()
+            if started.is_set():
+                done.acquire(timeout=_CANCEL_GRACE_SECONDS)
             raise
+        if not outcome:
+            raise RuntimeError("the call was cancelled: the client was closed meanwhile")
+        ok, value = outcome[0]
+        if ok:
+            return value  # type: ignore[return-value]
+        assert isinstance(value, Exception)
+        raise value
 
     def _stream(self, make: Callable[[], AsyncGenerator[T, None]]) -> Generator[T, None, None]:
         """Run an async iterator in one task on the loop thread; hand its items over in batches.
