@@ -329,13 +329,10 @@ class AsyncClient(AsyncResources):
         method: str,
         path: str,
         *,
-        endpoint: str,
         params: list[tuple[str, str]] | None = None,
         body: bytes | None = None,
     ) -> bytes:
-        return await request(
-            self._state, self._options, method, path, endpoint=endpoint, params=params, body=body
-        )
+        return await request(self._state, self._options, method, path, params=params, body=body)
 
     async def aclose(self) -> None:
         """Close the connection pool (not an ``http_client`` you passed in)."""

@@ -340,7 +340,6 @@ class Generator:
             "        method: str,",
             "        path: str,",
             "        *,",
-            "        endpoint: str,",
             "        params: list[tuple[str, str]] | None = None,",
             "        body: bytes | None = None,",
             "    ) -> bytes: ...",
@@ -398,7 +397,7 @@ class Generator:
         out += self._docstring(self._method_doc(op, docs, returns), indent=8)
         path_expr, _has_params = self._path_expr(path)
         query = [p for p in op.get("parameters", []) if p["in"] == "query"]
-        call = [f'"{method.upper()}"', path_expr, f'endpoint="{endpoint}"']
+        call = [f'"{method.upper()}"', path_expr]
         for line in body_lines:
             out.append(f"        {line}")
         if query:

@@ -153,7 +153,6 @@ async def request(
     method: str,
     path: str,
     *,
-    endpoint: str,
     params: list[tuple[str, str]] | None = None,
     body: bytes | None = None,
 ) -> bytes:
@@ -162,9 +161,9 @@ async def request(
         raise RuntimeError("this client is closed; create a new one")
     url = state.base_url + path
     if options.total_timeout is None:
-        return await _attempts(state, options, method, url, path, endpoint, params, body)
+        return await _attempts(state, options, method, url, path, params, body)
     with anyio.move_on_after(options.total_timeout) as scope:
-        return await _attempts(state, options, method, url, path, endpoint, params, body)
+        return await _attempts(state, options, method, url, path, params, body)
     assert scope.cancelled_caught
     raise APITimeoutError(
         f"{method} {url}: the call did not finish within its total_timeout of "
@@ -180,7 +179,6 @@ async def _attempts(
     method: str,
     url: str,
     path: str,
-    endpoint: str,
     params: list[tuple[str, str]] | None,
     body: bytes | None,
 ) -> bytes:

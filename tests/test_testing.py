@@ -183,7 +183,7 @@ def test_an_unmocked_request_raises_at_once() -> None:
 
     with AtomscaleMock(entries=3) as mock, Client(mock.api_key, base_url=mock.base_url) as client:
         with pytest.raises(AssertionError, match="not an endpoint"):
-            client._run(lambda: client._async._request("GET", "elsewhere/", endpoint="x"))
+            client._run(lambda: client._async._request("GET", "elsewhere/"))
         with pytest.raises(AssertionError, match="not mocked"):
             httpx.get("https://another-service.test/")
         assert [str(r.url) for r in mock.unmocked] == [
@@ -227,7 +227,7 @@ USER_TESTS = """
         with Client() as client:
             try:
                 client.sims.get(atomscale_mock.sims_ids[0])
-                client._run(lambda: client._async._request("GET", "v9/new", endpoint="x"))
+                client._run(lambda: client._async._request("GET", "v9/new"))
             except Exception:
                 pass  # the code under test swallows the error...
 """

@@ -33,7 +33,6 @@ class RequestSender(Protocol):
         method: str,
         path: str,
         *,
-        endpoint: str,
         params: list[tuple[str, str]] | None = None,
         body: bytes | None = None,
     ) -> bytes: ...
@@ -68,7 +67,7 @@ class AsyncSynthesisInstruments:
             APIConnectionError: The server could not be reached or the request timed out.
             ResponseValidationError: The response does not fit the model.
         """
-        content = await self._client._request("GET", "instruments/synthesis/", endpoint="GET /instruments/synthesis/")
+        content = await self._client._request("GET", "instruments/synthesis/")
         return decode(content, list[SynthesisInstrument], "GET /instruments/synthesis/")
 
 
@@ -89,7 +88,7 @@ class AsyncTargetMaterials:
             APIConnectionError: The server could not be reached or the request timed out.
             ResponseValidationError: The response does not fit the model.
         """
-        content = await self._client._request("GET", "target-materials/", endpoint="GET /target-materials/")
+        content = await self._client._request("GET", "target-materials/")
         return decode(content, list[TargetMaterial], "GET /target-materials/")
 
     async def create(self, *, sample: TargetMaterialSampleCreate | Mapping[str, Any], layers: Sequence[TargetMaterialLayerCreate | Mapping[str, Any]] | None = None) -> TargetMaterialSample:
@@ -108,7 +107,7 @@ class AsyncTargetMaterials:
             ResponseValidationError: The response does not fit the model.
         """
         body = TargetMaterialCreate(sample=structure_input(sample, TargetMaterialSampleCreate, "sample"), layers=None if layers is None else [structure_input(item, TargetMaterialLayerCreate, f"layers[{i}]") for i, item in enumerate(layers)])
-        content = await self._client._request("POST", "target-materials/", endpoint="POST /target-materials/", body=dumps(body))
+        content = await self._client._request("POST", "target-materials/", body=dumps(body))
         return decode(content, TargetMaterialSample, "POST /target-materials/")
 
 
@@ -132,7 +131,7 @@ class AsyncSims:
             APIConnectionError: The server could not be reached or the request timed out.
             ResponseValidationError: The response does not fit the model.
         """
-        content = await self._client._request("GET", f"sims/{_segment(data_id, 'data_id')}", endpoint="GET /sims/{data_id}")
+        content = await self._client._request("GET", f"sims/{_segment(data_id, 'data_id')}")
         items = decode(content, list[SIMSDepthProfile], "GET /sims/{data_id}")
         return SIMSResult(data_id=data_id, depth_profiles=items)
 
@@ -157,7 +156,7 @@ class AsyncOes:
             APIConnectionError: The server could not be reached or the request timed out.
             ResponseValidationError: The response does not fit the model.
         """
-        content = await self._client._request("GET", f"oes/{_segment(data_id, 'data_id')}", endpoint="GET /oes/{data_id}")
+        content = await self._client._request("GET", f"oes/{_segment(data_id, 'data_id')}")
         return decode(content, OESResult, "GET /oes/{data_id}")
 
 
@@ -187,7 +186,7 @@ class AsyncDataEntries:
             raise TypeError("data_ids must be a sequence of strings, not a string")
         params += [("data_ids", _text(v)) for v in data_ids]
         params.append(("include_organization_data", _text(include_organization_data)))
-        content = await self._client._request("GET", "data_entries/", endpoint="GET /data_entries/", params=params)
+        content = await self._client._request("GET", "data_entries/", params=params)
         return decode(content, list[DataEntry], "GET /data_entries/")
 
 
