@@ -473,18 +473,26 @@ async def test_unknown_result_converts_to_plain_data(
     }
 
 
+@pytest.mark.parametrize("api", ["get", "iter_results"])
 async def test_a_bug_is_not_swallowed_as_a_per_id_failure(
-    router: respx.MockRouter, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+    router: respx.MockRouter, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch, api: str
 ) -> None:
     FakeAPI(router, {"o1": "oes"})
 
     async def broken(data_id: str) -> OESResult:
         raise RuntimeError("a bug")
 
+    async def drain() -> None:
+        if api == "get":
+            await client.get(["o1"], errors="return")
+        else:
+            async for _ in client.iter_results(["o1"], data_type="oes"):
+                pass
+
     async with make_client() as client:
         monkeypatch.setattr(client.oes, "get", broken)
         with pytest.raises(BaseExceptionGroup) as info:
-            await client.get(["o1"], errors="return")
+            await drain()
     assert info.group_contains(RuntimeError, match="a bug")
 
 
@@ -561,19 +569,3 @@ async def test_cancelling_the_consumer_stops_iter_results(
                     pass
         assert api.in_flight == 0
         assert client._state.limiter.value == client.max_concurrency
-
-
-async def test_a_bug_surfaces_from_iter_results(
-    router: respx.MockRouter, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    FakeAPI(router, {"o1": "oes"})
-
-    async def broken(data_id: str) -> OESResult:
-        raise RuntimeError("a bug")
-
-    async with make_client() as client:
-        monkeypatch.setattr(client.oes, "get", broken)
-        with pytest.raises(BaseExceptionGroup) as info:
-            async for _ in client.iter_results(["o1"], data_type="oes"):
-                pass
-    assert info.group_contains(RuntimeError, match="a bug")
