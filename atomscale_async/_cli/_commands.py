@@ -1,0 +1,373 @@
+"""The commands that call the API: list, create, get."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
+from .._client import AsyncClient
+from .._generated.models import OESResult, SIMSResult
+from .._optional import MissingExtraError, require
+from ._output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    SHOWN_FAILURES,
+    CLIError,
+    Output,
+    error_line,
+    span,
+)
+from ._parser import parse_layer
+
+__all__ = ["API_COMMANDS", "Command", "api_client", "outcome_record", "want_progress"]
+
+
+def api_client(args: argparse.Namespace, **options: Any) -> AsyncClient:
+    """The client a command calls the API with, from ``--api-key`` and ``--base-url``."""
+    try:
+        return AsyncClient(
+            getattr(args, "api_key", None), base_url=getattr(args, "base_url", None), **options
+        )
+    except ValueError as exc:
+        if "no API key" in str(exc):
+            raise CLIError("no API key: pass --api-key or set ATOMSCALE_API_KEY") from None
+        raise CLIError(error_line(exc)) from None
+
+
+def want_progress(requested: bool | None, stderr: IO[str]) -> bool:
+    """Whether to show a progress bar: as asked, else when stderr is a terminal."""
+    if requested is not None:
+        if requested:
+            require("--progress", "progress", "tqdm")
+        return requested
+    try:
+        require("a progress bar", "progress", "tqdm")
+    except MissingExtraError:
+        return False
+    return stderr.isatty()
+
+
+async def _instruments_list(args: argparse.Namespace, out: Output) -> int:
+    async with api_client(args) as client:
+        items = await client.synthesis_instruments.list()
+    if out.json:
+        out.dump([item.to_dict() for item in items])
+        return EXIT_OK
+    out.table(
+        ["ID", "NAME", "TYPE", "MANUFACTURER", "MODEL", "LAST UPDATED"],
+        [
+            [
+                item.id,
+                item.source_name,
+                item.synth_source_type,
+                item.source_manufacturer,
+                item.source_model,
+                item.last_updated.date().isoformat(),
+            ]
+            for item in items
+        ],
+    )
+    return EXIT_OK
+
+
+async def _materials_list(args: argparse.Namespace, out: Output) -> int:
+    async with api_client(args) as client:
+        rows = await client.target_materials.list()
+    if out.json:
+        out.dump([row.to_dict() for row in rows])
+        return EXIT_OK
+    out.table(
+        ["SAMPLE", "NAME", "SUBSTRATE", "LAYER", "COMPOSITION", "ORIENTATION", "SPACE GROUP"],
+        [
+            [
+                row.sample_id,
+                row.sample_name,
+                row.substrate,
+                row.layer_id,
+                row.composition_string,
+                row.orientation,
+                row.space_group,
+            ]
+            for row in rows
+        ],
+    )
+    return EXIT_OK
+
+
+async def _materials_create(args: argparse.Namespace, out: Output) -> int:
+    layers = [parse_layer(text, position) for position, text in enumerate(args.layer, 1)]
+    sample = {"sample_name": args.name, "substrate": args.substrate}
+    async with api_client(args) as client:
+        created = await client.target_materials.create(sample=sample, layers=layers or None)
+    if out.json:
+        out.dump(created.to_dict())
+        return EXIT_OK
+    out.line(
+        f"Created sample {created.sample_id} {created.sample_name!r} on {created.substrate} "
+        f"with {len(layers)} layer{'s' * (len(layers) != 1)}."
+    )
+    if layers:
+        out.table(
+            ["LAYER", "COMPOSITION", "ORIENTATION"],
+            [
+                [layer["layer_id"], layer["composition_string"], layer.get("orientation")]
+                for layer in layers
+            ],
+        )
+    return EXIT_OK
+
+
+def _check_plot(path: Path | None) -> None:
+    if path is None:
+        return
+    require("--plot", "plot", "matplotlib", "numpy")
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _save_plot(result: SIMSResult | OESResult, path: Path, out: Output) -> None:
+    plot: Callable[[], Any] | None = getattr(result, "plot", None)
+    if plot is None:
+        raise CLIError("this version of atomscale-async cannot plot results")
+    ax = plot()
+    try:
+        ax.figure.savefig(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"could not save the plot to {path}: {error_line(exc)}") from None
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
+    out.note(f"saved the plot to {path}")
+
+
+async def _sims_get(args: argparse.Namespace, out: Output) -> int:
+    _check_plot(args.plot)
+    async with api_client(args) as client:
+        result = await client.sims.get(args.data_id)
+    if out.json:
+        out.dump(result.to_dict())
+    else:
+        profiles = result.depth_profiles
+        out.line(
+            f"SIMS {result.data_id}: {len(profiles)} depth profile{'s' * (len(profiles) != 1)}"
+        )
+        if profiles:
+            out.table(
+                ["SPECIES", "POINTS", "DEPTH", "CONCENTRATION", "TYPE", "ION"],
+                [
+                    [
+                        p.species_name,
+                        len(p.depths),
+                        f"{span(p.depths, 'g')} {p.depth_units}",
+                        f"{span(p.concentrations, '.3g')} {p.concentration_units}",
+                        p.species_metadata.get("profile_type"),
+                        p.species_metadata.get("secondary_ion"),
+                    ]
+                    for p in profiles
+                ],
+            )
+    if args.plot is not None:
+        _save_plot(result, args.plot, out)
+    return EXIT_OK
+
+
+async def _oes_get(args: argparse.Namespace, out: Output) -> int:
+    _check_plot(args.plot)
+    async with api_client(args) as client:
+        result = await client.oes.get(args.data_id)
+    if out.json:
+        out.dump(result.to_dict())
+    else:
+        captured = [name for name in ("reference", "dark") if getattr(result, name) is not None]
+        elements = Counter(peak.element for peak in result.detected_peaks)
+        constraint = result.constraint_mode
+        if result.constrained_elements:
+            constraint += f" ({', '.join(result.constrained_elements)})"
+        out.table(
+            ["OES", result.data_id],
+            [
+                ["points", f"{len(result.wavelengths):,}"],
+                ["wavelengths", f"{span(result.wavelengths, 'g')} {result.wavelength_unit}"],
+                ["spectra", ", ".join(["sample", *captured, "scope_corrected"])],
+                ["peaks", f"{len(result.detected_peaks):,}"],
+                ["elements", ", ".join(f"{e} ({n})" for e, n in sorted(elements.items()))],
+                ["constraint", constraint],
+                ["last updated", result.last_updated.isoformat(timespec="seconds")],
+            ],
+        )
+        if result.detected_peaks:
+            out.line()
+            out.table(
+                ["PEAK", "WAVELENGTH", "ELEMENT"],
+                [[p.peak_id, p.wavelength_nm, p.element] for p in result.detected_peaks],
+            )
+    if args.plot is not None:
+        _save_plot(result, args.plot, out)
+    return EXIT_OK
+
+
+def _read_ids(args: argparse.Namespace) -> list[str]:
+    ids = list(args.data_ids)
+    if args.ids_file is not None:
+        try:
+            if str(args.ids_file) == "-":
+                text = sys.stdin.read()
+            else:
+                text = args.ids_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CLIError(f"could not read {args.ids_file}: {error_line(exc)}") from None
+        for line in text.splitlines():
+            data_id = line.split("#", 1)[0].strip()
+            if data_id:
+                ids.append(data_id)
+    if not ids:
+        raise CLIError("give data ids, or --ids-file FILE", EXIT_USAGE)
+    if not all(ids):
+        raise CLIError("a data id is empty", EXIT_USAGE)
+    return ids
+
+
+def outcome_record(outcome: Outcome) -> dict[str, Any]:
+    """The JSON object ``get`` writes for one outcome."""
+    if outcome.error is not None:
+        error = {"type": type(outcome.error).__name__, "message": error_line(outcome.error)}
+        return {"data_id": outcome.data_id, "error": error}
+    result = outcome.result
+    if isinstance(result, UnknownResult):
+        return {
+            "data_id": outcome.data_id,
+            "data_type": result.data_type,
+            "result": None,
+            "catalogue_entry": result.catalogue_entry.to_dict(),
+        }
+    data_type = "sims" if isinstance(result, SIMSResult) else "oes"
+    assert result is not None
+    return {"data_id": outcome.data_id, "data_type": data_type, "result": result.to_dict()}
+
+
+def _describe(outcome: Outcome) -> tuple[str, str]:
+    result = outcome.result
+    if outcome.error is not None:
+        return "error", f"{type(outcome.error).__name__}: {error_line(outcome.error)}"
+    if isinstance(result, SIMSResult):
+        species = ", ".join(p.species_name for p in result.depth_profiles)
+        points = sum(len(p.depths) for p in result.depth_profiles)
+        count = len(result.depth_profiles)
+        return "sims", f"{count} profiles ({species}), {points:,} points" if count else "empty"
+    if isinstance(result, OESResult):
+        elements = ", ".join(sorted({p.element for p in result.detected_peaks}))
+        peaks = len(result.detected_peaks)
+        return "oes", f"{len(result.wavelengths):,} points, {peaks} peaks ({elements})"
+    assert isinstance(result, UnknownResult)
+    return result.data_type, "not fetched: a kind this SDK does not know"
+
+
+class _Sink:
+    """Writes ``get``'s records to a file or stdout, as JSON lines or one JSON array."""
+
+    def __init__(self, path: Path | None, out: Output) -> None:
+        self.path = path
+        self.array = path is not None and path.suffix.lower() == ".json"
+        self.count = 0
+        self._file: IO[bytes] | None = None
+        self._out = out
+
+    def __enter__(self) -> _Sink:
+        if self.path is not None:
+            try:
+                self._file = self.path.open("wb")
+            except OSError as exc:
+                raise CLIError(f"could not write {self.path}: {error_line(exc)}") from None
+            if self.array:
+                self._file.write(b"[")
+        return self
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = orjson.dumps(record)
+        if self._file is None:
+            self._out.stdout.write(data.decode() + "\n")
+        elif self.array:
+            self._file.write((b",\n" if self.count else b"\n") + data)
+        else:
+            self._file.write(data + b"\n")
+        self.count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            if self.array:
+                self._file.write(b"\n]\n")
+            self._file.close()
+
+
+async def _get(args: argparse.Namespace, out: Output) -> int:
+    ids = _read_ids(args)
+    progress = want_progress(args.progress, out.stderr)
+    # People at a terminal get a summary; JSON goes to --out, a pipe, or --format json.
+    summary = args.out is None and not out.json
+    # Only what the report needs is kept: results are written (or described) as they come.
+    described: dict[str, tuple[str, str]] = {}
+    failed: list[tuple[str, Exception]] = []
+    unknown_kinds: set[str] = set()
+    received = 0
+    async with api_client(args) as client:
+        with _Sink(None if summary else args.out, out) as sink, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnknownDataTypeWarning)
+            async with contextlib.aclosing(
+                client.iter_results(
+                    ids,
+                    data_type=args.data_type,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                )
+            ) as stream:
+                async for outcome in stream:
+                    received += 1
+                    if outcome.error is not None:
+                        failed.append((outcome.data_id, outcome.error))
+                    if isinstance(outcome.result, UnknownResult):
+                        unknown_kinds.add(outcome.result.data_type)
+                    if summary:
+                        described[outcome.data_id] = _describe(outcome)
+                    else:
+                        sink.write(outcome_record(outcome))
+    if summary:
+        out.table(
+            ["DATA ID", "TYPE", "RESULT"],
+            [[data_id, *described[data_id]] for data_id in dict.fromkeys(ids)],
+        )
+    for kind in sorted(unknown_kinds):
+        out.note(f"warning: entries of kind {kind!r} are not known to this SDK: not fetched")
+    if args.out is not None:
+        out.note(f"wrote {sink.count:,} records to {args.out}")
+    if not failed:
+        return EXIT_OK
+    if not summary:
+        for data_id, error in failed[:SHOWN_FAILURES]:
+            out.error(f"{data_id}: {error_line(error)}")
+        if len(failed) > SHOWN_FAILURES:
+            out.error(f"... and {len(failed) - SHOWN_FAILURES:,} more failures")
+    out.error(f"{len(failed):,} of {received:,} data ids failed")
+    return EXIT_FAILURE
+
+
+Command = Callable[[argparse.Namespace, Output], Coroutine[Any, Any, int]]
+API_COMMANDS: dict[tuple[str, str | None], Command] = {
+    ("instruments", "list"): _instruments_list,
+    ("target-materials", "list"): _materials_list,
+    ("target-materials", "create"): _materials_create,
+    ("sims", "get"): _sims_get,
+    ("oes", "get"): _oes_get,
+    ("get", None): _get,
+}
