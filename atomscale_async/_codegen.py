@@ -68,7 +68,10 @@ class Generator:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.schemas: dict[str, Schema] = spec["components"]["schemas"]
-        self.input_models = self._request_schemas()
+        self.input_models = {n for n, s in self.schemas.items() if s.get("x-sdk-input")}
+        unmarked = self._request_schemas() - self.input_models
+        if unmarked:
+            raise ValueError(f"request body schemas must be marked x-sdk-input: {sorted(unmarked)}")
 
     # -- analysis ---------------------------------------------------------------------------
 
@@ -196,7 +199,11 @@ class Generator:
         ]
         doc = [schema.get("description", name), ""]
         if name in self.input_models:
-            doc += ["Fields left as ``None`` are omitted from the request body.", ""]
+            doc += [
+                "Fields left as ``None`` are omitted from the request body; an unknown key",
+                "in a dict given for it is a ``ValueError``.",
+                "",
+            ]
         doc.append("Attributes:")
         for field, sub in schema["properties"].items():
             text = sub.get("description", "")
@@ -209,7 +216,7 @@ class Generator:
         lines += [("    " + d) if d else "" for d in doc[1:]]
         lines += ['    """', ""]
         if name in self.input_models:
-            lines += ["    _omit_none: ClassVar[bool] = True", ""]
+            lines += ["    _input: ClassVar[bool] = True", ""]
         for field, sub in schema["properties"].items():
             annotation, has_default = self.field_annotation(sub, field in required)
             default = " = None" if has_default else ""

@@ -2,13 +2,16 @@
 
 Strict where the API is typed: numbers must be JSON numbers (no ``"1.5"``, no
 ``true``, no ``1.9`` for an integer), strings must be strings, objects must be
-objects. Unknown fields are ignored, so a newer server may add fields freely.
+objects. Unknown fields of a response are ignored, so a newer server may add
+fields freely; an unknown key in what the caller sends (an input model, marked
+``x-sdk-input`` in the description) is an error naming the closest field.
 Timestamps become timezone-aware ``datetime`` (a naive one is taken as UTC).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,6 +20,7 @@ import attrs
 import cattrs
 import orjson
 from cattrs.cols import list_structure_factory
+from cattrs.errors import AttributeValidationNote, ClassValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 from cattrs.v import format_exception
 
@@ -30,6 +34,15 @@ T = TypeVar("T")
 
 class _Invalid(ValueError):
     """A value of the wrong JSON type; the message says what was found."""
+
+
+class _UnknownField(_Invalid):
+    """A key an input model does not have; cattrs' path names the key itself."""
+
+    def __init__(self, key: str, fields: list[str]) -> None:
+        close = difflib.get_close_matches(key, fields, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; valid fields: {', '.join(fields)}"
+        super().__init__(f"unknown field {key!r}{hint}")
 
 
 def _format(exc: BaseException, type_: type | None) -> str:
@@ -163,12 +176,33 @@ def _attrs_hook(cls: type) -> Callable[[Any, type], Any]:
             raise _expect("an object", value)
         return generated(value, type_)
 
-    return structure_model
+    if not getattr(cls, "_input", False):
+        return structure_model
+    fields = [a.alias for a in attrs.fields(cls)]
+    known = frozenset(fields)
+
+    def structure_input_model(value: Any, type_: type) -> Any:
+        if type(value) is not dict:
+            raise _expect("an object", value)
+        unknown = [key for key in value if key not in known]
+        if not unknown:
+            return generated(value, type_)
+        errors: list[Exception] = []
+        for key in unknown:
+            error = _UnknownField(str(key), fields)
+            error.__notes__ = [AttributeValidationNote(f"unknown key {key!r}", str(key), Any)]
+            errors.append(error)
+        try:
+            generated(value, type_)
+        except ClassValidationError as exc:
+            errors = [*exc.exceptions, *errors]
+        raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+
+    return structure_input_model
 
 
 def _attrs_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
-    omit_none = getattr(cls, "_omit_none", False)
-    if not omit_none:
+    if not getattr(cls, "_input", False):
         return make_dict_unstructure_fn(cls, converter)
     return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True)
 

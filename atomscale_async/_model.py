@@ -17,7 +17,9 @@ class Model:
     """
 
     __slots__ = ()
-    _omit_none: ClassVar[bool] = False
+    #: What the caller sends (``x-sdk-input``): None fields are omitted from the
+    #: body and unknown keys are rejected.
+    _input: ClassVar[bool] = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the model as plain JSON-ready data (lists, dicts, ISO 8601 strings).

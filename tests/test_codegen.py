@@ -81,3 +81,12 @@ def test_the_api_description_is_valid_openapi_3_1() -> None:
         "/oes/{data_id}",
         "/data_entries/",
     }
+
+
+def test_a_request_body_schema_must_be_marked_as_input() -> None:
+    spec = _codegen.load_spec()
+    del spec["components"]["schemas"]["TargetMaterialLayerCreate"]["x-sdk-input"]
+    with pytest.raises(ValueError, match=r"x-sdk-input: \['TargetMaterialLayerCreate'\]"):
+        _codegen.Generator(spec)
+    marked = _codegen.Generator(_codegen.load_spec()).files()["models.py"]
+    assert marked.count("_input: ClassVar[bool] = True") == 3

@@ -26,7 +26,7 @@ from atomscale_async import (
     TargetMaterialSample,
 )
 from atomscale_async._convert import decode, structure, structure_input
-from atomscale_async._generated.models import TargetMaterialLayerCreate
+from atomscale_async._generated.models import TargetMaterialCreate, TargetMaterialLayerCreate
 
 from .payloads import CREATED_SAMPLE, INSTRUMENT, OES, SIMS_PROFILE, TARGET_MATERIAL, fresh
 
@@ -304,3 +304,24 @@ def test_booleans_are_found_among_many_exact_zeros_and_ones(
     assert expected in errors_of(payload, OESResult)
     values = [v for v in values if type(v) is not bool]
     assert structure(fresh(OES) | {"dark": values}, OESResult, "e").dark == FloatArray(values)
+
+
+def test_input_models_reject_unknown_keys_and_response_models_keep_tolerating_them() -> None:
+    with pytest.raises(ValueError, match="unknown field") as caught:
+        structure_input(
+            {"sample": {"sample_name": "x", "substrate": "Si", "sampel_metadata": {}}, "layer": []},
+            TargetMaterialCreate,
+            "body",
+        )
+    message = str(caught.value)
+    assert "'sampel_metadata'" in message
+    assert "body.sample.sampel_metadata" in message
+    assert "did you mean 'sample_metadata'?" in message
+    assert "body.layer" in message
+    assert "did you mean 'layers'?" in message
+    with pytest.raises(
+        ValueError, match=r"unknown field 'zzz'; valid fields: layer_id, .* @ layers\[0\]\.zzz$"
+    ):
+        structure_input({"zzz": 1}, TargetMaterialLayerCreate, "layers[0]")
+    # A response model ignores what it does not know (a newer server may add fields).
+    assert structure({**CREATED_SAMPLE, "new_field": 1}, TargetMaterialSample, "e").sample_id

@@ -182,3 +182,26 @@ async def test_malformed_payload_names_field_and_endpoint(
             await client.oes.get("x")
         with pytest.raises(ResponseValidationError, match="not JSON"):
             await client.sims.get("x")
+
+
+async def test_create_rejects_a_misspelled_key_naming_its_path_and_the_closest_field(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    route = router.post("target-materials/").respond(200, json=CREATED_SAMPLE)
+    async with make_client() as client:
+        with pytest.raises(ValueError, match="unknown field") as caught:
+            await client.target_materials.create(
+                sample={"sample_name": "x", "substrate": "Si"},
+                layers=[{"layer_id": 1, "composition_string": "GaN", "orientatoin": "0001"}],
+            )
+        message = str(caught.value)
+        assert "'orientatoin'" in message
+        assert "layers[0].orientatoin" in message
+        assert "did you mean 'orientation'?" in message
+        with pytest.raises(
+            ValueError, match=r"'substrat'; did you mean 'substrate'\? @ sample\.substrat$"
+        ):
+            await client.target_materials.create(
+                sample={"sample_name": "x", "substrate": "Si", "substrat": "oops"}
+            )
+    assert not route.called

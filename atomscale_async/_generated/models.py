@@ -152,7 +152,8 @@ class TargetMaterial(Model):
 class TargetMaterialSampleCreate(Model):
     """The sample of a target material to create.
 
-    Fields left as ``None`` are omitted from the request body.
+    Fields left as ``None`` are omitted from the request body; an unknown key
+    in a dict given for it is a ``ValueError``.
 
     Attributes:
         sample_name: Name of the sample.
@@ -160,7 +161,7 @@ class TargetMaterialSampleCreate(Model):
         sample_metadata: Metadata to attach to the sample.
     """
 
-    _omit_none: ClassVar[bool] = True
+    _input: ClassVar[bool] = True
 
     sample_name: str
     substrate: str
@@ -171,7 +172,8 @@ class TargetMaterialSampleCreate(Model):
 class TargetMaterialLayerCreate(Model):
     """One layer of a target material to create.
 
-    Fields left as ``None`` are omitted from the request body.
+    Fields left as ``None`` are omitted from the request body; an unknown key
+    in a dict given for it is a ``ValueError``.
 
     Attributes:
         layer_id: Layer position within the stack.
@@ -182,7 +184,7 @@ class TargetMaterialLayerCreate(Model):
         element_dict: Element counts or fractions.
     """
 
-    _omit_none: ClassVar[bool] = True
+    _input: ClassVar[bool] = True
 
     layer_id: int | None = None
     composition_string: str | None = None
@@ -196,14 +198,15 @@ class TargetMaterialLayerCreate(Model):
 class TargetMaterialCreate(Model):
     """The body of a target material creation.
 
-    Fields left as ``None`` are omitted from the request body.
+    Fields left as ``None`` are omitted from the request body; an unknown key
+    in a dict given for it is a ``ValueError``.
 
     Attributes:
         sample: The sample of a target material to create.
         layers: The layers of the stack, bottom first.
     """
 
-    _omit_none: ClassVar[bool] = True
+    _input: ClassVar[bool] = True
 
     sample: TargetMaterialSampleCreate
     layers: list[TargetMaterialLayerCreate] | None = None
