@@ -5,6 +5,11 @@ looked up in the catalogue (``GET data_entries/``, 100 ids a request, several
 requests in flight) and the lookups feed a pool of workers that fetch results
 as soon as their kind is known. Every request goes through the client's
 request loop, so the client-wide concurrency limit and 429 pause hold.
+
+The client's ``total_timeout`` bounds each request (with its retries); a bulk
+call's own ``total_timeout`` bounds the whole call: at its deadline the fetches
+in flight are cancelled and every id without an outcome yet becomes an
+``APITimeoutError`` for that id, while the outcomes already fetched are kept.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ import math
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from urllib.parse import quote
 
 import anyio
 import attrs
 import sniffio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ._errors import AtomscaleError, BulkFetchError, NotFoundError
+from ._errors import APITimeoutError, AtomscaleError, BulkFetchError, NotFoundError
 from ._generated.models import DataEntry, OESResult, SIMSResult
 from ._model import Model
 
@@ -100,6 +106,20 @@ def normalize_ids(data_ids: str | Iterable[str]) -> list[str]:
     return ids
 
 
+def _check_total_timeout(total_timeout: float | None) -> float | None:
+    if total_timeout is None:
+        return None
+    if (
+        isinstance(total_timeout, bool)
+        or not isinstance(total_timeout, int | float)
+        or not 0 < total_timeout < math.inf
+    ):
+        raise ValueError(
+            f"total_timeout must be a positive number of seconds or None, got {total_timeout!r}"
+        )
+    return float(total_timeout)
+
+
 def _check(data_type: str | None, concurrency: int | None, client: AsyncClient) -> int:
     if data_type is not None and data_type not in KNOWN_TYPES:
         raise ValueError(f"data_type must be one of {KNOWN_TYPES} or None, got {data_type!r}")
@@ -119,28 +139,39 @@ class _Run:
         client: AsyncClient,
         data_type: str | None,
         width: int,
-        total: int,
+        ids: Sequence[str],
         emit: Callable[[Outcome], Awaitable[None]],
         on_progress: ProgressCallback | None,
         progress: bool,
+        total_timeout: float | None,
     ) -> None:
         self.client = client
         self.data_type = data_type
         self.width = width
-        self.total = total
+        self.ids = ids
+        self.total = len(ids)
         self.done = 0
         self.emit_outcome = emit
         self.on_progress = on_progress
+        self.total_timeout = total_timeout
+        # The ids without an outcome yet, and the kind of each once it is known.
+        self.pending: dict[str, None] = dict.fromkeys(ids)
+        self.kinds: dict[str, str] = {}
         self.warned: set[str] = set()
-        self.bar = _progress_bar(total) if progress else None
+        self.bar = _progress_bar(self.total) if progress else None
 
     async def emit(self, outcome: Outcome) -> None:
+        del self.pending[outcome.data_id]
         self.done += 1
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
         if self.bar is not None:
             self.bar.update(1)
-        await self.emit_outcome(outcome)
+        # An outcome once fetched is delivered: the call's deadline does not
+        # interrupt a hand-over to a slow consumer. (A consumer that stops
+        # listening closes its end, which ends the hand-over at once.)
+        with anyio.CancelScope(shield=True):
+            await self.emit_outcome(outcome)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -174,22 +205,43 @@ class _Run:
             # log instead of aborting the fetch and losing the other results.
             _logger.warning(message)
 
-    async def run(self, ids: Sequence[str]) -> None:
+    async def run(self, started: float) -> None:
+        """Fetch every id; at the call's deadline, time out the ids left."""
+        ids = self.ids
+        deadline = math.inf if self.total_timeout is None else started + self.total_timeout
         try:
-            async with anyio.create_task_group() as tg:
-                if self.data_type is not None:
-                    # The kind is known: the workers share one iterator of ids.
-                    todo = iter(ids)
-                    for _ in range(min(self.width, len(ids))):
-                        tg.start_soon(self.known_kind_worker, todo, self.data_type)
-                    return
-                work_send, work_receive = anyio.create_memory_object_stream[_Work](self.width)
-                for _ in range(min(self.width, len(ids))):
-                    tg.start_soon(self.worker, work_receive.clone())
-                work_receive.close()
-                await self.resolve(ids, work_send)
+            with anyio.CancelScope(deadline=deadline):
+                async with anyio.create_task_group() as tg:
+                    if self.data_type is not None:
+                        # The kind is known: the workers share one iterator of ids.
+                        self.kinds = dict.fromkeys(ids, self.data_type)
+                        todo = iter(ids)
+                        for _ in range(min(self.width, len(ids))):
+                            tg.start_soon(self.known_kind_worker, todo, self.data_type)
+                    else:
+                        work_send, work_receive = anyio.create_memory_object_stream[_Work](
+                            self.width
+                        )
+                        for _ in range(min(self.width, len(ids))):
+                            tg.start_soon(self.worker, work_receive.clone())
+                        work_receive.close()
+                        await self.resolve(ids, work_send)
+            # Ids are left only when the deadline cancelled the fetches.
+            for data_id in list(self.pending):
+                await self.emit(Outcome(data_id, error=self.timed_out(data_id)))
         finally:
             self.close()
+
+    def timed_out(self, data_id: str) -> APITimeoutError:
+        kind = self.kinds.get(data_id)
+        path = "data_entries/" if kind is None else f"{kind}/{quote(data_id, safe='')}"
+        url = self.client.base_url + path
+        return APITimeoutError(
+            f"GET {url}: data id {data_id!r} was not fetched within the bulk call's "
+            f"total_timeout of {self.total_timeout:g} s",
+            method="GET",
+            url=url,
+        )
 
     async def known_kind_worker(self, todo: Iterator[str], kind: str) -> None:
         for data_id in todo:
@@ -229,6 +281,7 @@ class _Run:
                     if entry is None:
                         await self.emit(Outcome(data_id, error=_unknown_id(data_id, self.client)))
                     else:
+                        self.kinds[data_id] = entry.char_source_type
                         await work.send((data_id, entry.char_source_type, entry))
 
 
@@ -261,21 +314,24 @@ async def get(
     concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
+    total_timeout: float | None = None,
 ) -> list[Any]:
     """Fetch many results concurrently; see ``AsyncClient.get``."""
+    started = anyio.current_time()
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
     ids = normalize_ids(data_ids)
     unique = list(dict.fromkeys(ids))
     width = _check(data_type, concurrency, client)
+    total_timeout = _check_total_timeout(total_timeout)
     outcomes: dict[str, Outcome] = {}
 
     async def collect(outcome: Outcome) -> None:
         outcomes[outcome.data_id] = outcome
 
     if unique:
-        run = _Run(client, data_type, width, len(unique), collect, on_progress, progress)
-        await run.run(unique)
+        run = _Run(client, data_type, width, unique, collect, on_progress, progress, total_timeout)
+        await run.run(started)
     failed = {i: o.error for i, o in outcomes.items() if o.error is not None}
     if failed and errors == "raise":
         succeeded = {i: o.result for i, o in outcomes.items() if o.error is None}
@@ -283,7 +339,7 @@ async def get(
     return [outcomes[i].result if outcomes[i].error is None else outcomes[i].error for i in ids]
 
 
-async def iter_results(
+def iter_results(
     client: AsyncClient,
     data_ids: str | Iterable[str],
     *,
@@ -291,21 +347,39 @@ async def iter_results(
     concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
+    total_timeout: float | None = None,
 ) -> AsyncGenerator[Outcome, None]:
-    """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``."""
+    """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``.
+
+    The arguments are checked here, at the call; the fetches start with the iteration.
+    """
     unique = list(dict.fromkeys(normalize_ids(data_ids)))
     width = _check(data_type, concurrency, client)
+    total_timeout = _check_total_timeout(total_timeout)
+    return _iterate(client, data_type, width, unique, on_progress, progress, total_timeout)
+
+
+async def _iterate(
+    client: AsyncClient,
+    data_type: str | None,
+    width: int,
+    unique: list[str],
+    on_progress: ProgressCallback | None,
+    progress: bool,
+    total_timeout: float | None,
+) -> AsyncGenerator[Outcome, None]:
+    started = anyio.current_time()
     if not unique:
         return
     send, receive = anyio.create_memory_object_stream[Outcome](width)
-    run = _Run(client, data_type, width, len(unique), send.send, on_progress, progress)
+    run = _Run(client, data_type, width, unique, send.send, on_progress, progress, total_timeout)
     failures: list[BaseException] = []
     finished = anyio.Event()
 
     async def produce() -> None:
         try:
             async with send:
-                await run.run(unique)
+                await run.run(started)
         except anyio.get_cancelled_exc_class():
             raise
         except BaseException as exc:  # handed to the consumer below

@@ -110,7 +110,9 @@ class AsyncClient(AsyncResources):
             default one; the SDK does not close it.
         max_retry_after: The longest ``Retry-After`` (seconds) honoured by
             waiting; a longer one raises ``RateLimitError`` at once.
-        total_timeout: Seconds a whole call may take, retries and waits included.
+        total_timeout: Seconds one request may take, its retries and waits included
+            (each request of a bulk call on its own; ``get(total_timeout=)`` bounds a
+            whole bulk call).
     """
 
     def __init__(
@@ -199,6 +201,8 @@ class AsyncClient(AsyncResources):
     ) -> Self:
         """A client with other per-call settings that shares this one's pool and limits.
 
+        ``total_timeout`` bounds each request with its retries, as in ``AsyncClient``.
+
         Example:
             >>> slow = client.with_options(timeout=300, max_retries=5)
             >>> await slow.oes.get(data_id)  # doctest: +SKIP
@@ -226,6 +230,7 @@ class AsyncClient(AsyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result]: ...
     @overload
     async def get(
@@ -237,6 +242,7 @@ class AsyncClient(AsyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result | Exception]: ...
     async def get(
         self,
@@ -247,6 +253,7 @@ class AsyncClient(AsyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result] | list[Result | Exception]:
         """Fetch the results of many data entries concurrently, in the order of ``data_ids``.
 
@@ -268,6 +275,10 @@ class AsyncClient(AsyncResources):
             concurrency: Narrow the client's ``max_concurrency`` for this call.
             on_progress: Called with ``(done, total)`` after each distinct id.
             progress: Show a progress bar (needs the ``progress`` extra).
+            total_timeout: Seconds the whole call may take. At the deadline the fetches
+                in flight are cancelled and every id not fetched yet fails with an
+                ``APITimeoutError``; the results already fetched are kept. (The client's
+                ``total_timeout`` bounds each request of the call, retries included.)
 
         Returns:
             One result (or, with ``errors="return"``, exception) per id given.
@@ -283,6 +294,7 @@ class AsyncClient(AsyncResources):
             concurrency=concurrency,
             on_progress=on_progress,
             progress=progress,
+            total_timeout=total_timeout,
         )
 
     def iter_results(
@@ -293,6 +305,7 @@ class AsyncClient(AsyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> AsyncGenerator[Outcome, None]:
         """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
 
@@ -311,6 +324,10 @@ class AsyncClient(AsyncResources):
             concurrency: Narrow the client's ``max_concurrency`` for this call.
             on_progress: Called with ``(done, total)`` after each distinct id.
             progress: Show a progress bar (needs the ``progress`` extra).
+            total_timeout: Seconds the whole iteration may take, counted from the first
+                item asked for, time spent between items included. At the deadline the
+                fetches in flight are cancelled and every id not fetched yet is yielded
+                with an ``APITimeoutError``; outcomes already fetched are still yielded.
 
         Returns:
             An async iterator of ``Outcome``.
@@ -322,6 +339,7 @@ class AsyncClient(AsyncResources):
             concurrency=concurrency,
             on_progress=on_progress,
             progress=progress,
+            total_timeout=total_timeout,
         )
 
     async def _request(

@@ -230,6 +230,7 @@ class Client(SyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result]: ...
     @overload
     def get(
@@ -241,6 +242,7 @@ class Client(SyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result | Exception]: ...
     def get(
         self,
@@ -251,6 +253,7 @@ class Client(SyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> list[Result] | list[Result | Exception]:
         # The docstring is AsyncClient.get's (set below). ``on_progress`` runs
         # on the client's event-loop thread, not the calling thread.
@@ -262,6 +265,7 @@ class Client(SyncResources):
                 concurrency=concurrency,
                 on_progress=on_progress,
                 progress=progress,
+                total_timeout=total_timeout,
             )
 
         return self._run(call)
@@ -274,6 +278,7 @@ class Client(SyncResources):
         concurrency: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        total_timeout: float | None = None,
     ) -> Generator[Outcome, None, None]:
         # The docstring is AsyncClient.iter_results's (set below): a plain iterator here.
         return self._stream(
@@ -283,6 +288,7 @@ class Client(SyncResources):
                 concurrency=concurrency,
                 on_progress=on_progress,
                 progress=progress,
+                total_timeout=total_timeout,
             )
         )
 

@@ -13,6 +13,7 @@ import pytest
 import respx
 
 from atomscale_async import (
+    APITimeoutError,
     AsyncClient,
     BulkFetchError,
     Client,
@@ -50,12 +51,15 @@ class FakeAPI:
         self.in_flight = 0
         self.max_in_flight = 0
         self.fail: dict[str, httpx.Response] = {}
+        self.slow: set[str] = set()  # ids whose answer takes a minute
+        self.catalogue_delay = 0.0
         router.get("data_entries/").mock(side_effect=self.catalogue)
         router.get(url__regex=r"/(sims|oes)/.+").mock(side_effect=self.result)
 
     async def catalogue(self, request: httpx.Request) -> httpx.Response:
         ids = request.url.params.get_list("data_ids")
         self.catalogue_requests.append(ids)
+        await anyio.sleep(self.catalogue_delay)
         entries = [
             {"data_id": i, "char_source_type": self.kinds[i], "collected_datetime": None}
             for i in ids
@@ -69,7 +73,7 @@ class FakeAPI:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            await anyio.sleep(self.delay)
+            await anyio.sleep(60 if data_id in self.slow else self.delay)
         finally:
             self.in_flight -= 1
         if data_id in self.fail:
@@ -569,3 +573,124 @@ async def test_cancelling_the_consumer_stops_iter_results(
                     pass
         assert api.in_flight == 0
         assert client._state.limiter.value == client.max_concurrency
+
+
+@pytest.mark.parametrize("errors", ["raise", "return"])
+async def test_total_timeout_of_a_get_bounds_the_whole_call_and_keeps_what_was_fetched(
+    router: respx.MockRouter, make_client: ClientFactory, errors: str
+) -> None:
+    kinds = kinds_of(60)
+    api = FakeAPI(router, kinds)
+    slow = {"id-00007", "id-00030", "id-00059"}
+    api.slow = slow
+    async with make_client(max_concurrency=8) as client:
+        started = anyio.current_time()
+        if errors == "raise":
+            with pytest.raises(BulkFetchError) as info:
+                await client.get(list(kinds), total_timeout=0.5)
+            failed, results = info.value.errors, info.value.results
+        else:
+            returned = await client.get(list(kinds), errors="return", total_timeout=0.5)
+            pairs = list(zip(kinds, returned, strict=True))
+            failed = {i: r for i, r in pairs if isinstance(r, Exception)}
+            results = {i: r for i, r in pairs if i not in failed}
+        assert anyio.current_time() - started < 10
+        assert set(failed) == slow
+        for data_id, error in failed.items():
+            assert isinstance(error, APITimeoutError)
+            assert "total_timeout of 0.5 s" in str(error)
+            assert error.url.endswith(f"/{kinds[data_id]}/{data_id}")
+        assert set(results) == set(kinds) - slow
+        assert all(isinstance(r, OESResult | SIMSResult) for r in results.values())
+        assert api.in_flight == 0, "what was in flight is cancelled"
+        assert client._state.limiter.value == client.max_concurrency
+
+
+async def test_total_timeout_times_out_ids_still_waiting_for_the_catalogue(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(5)
+    api = FakeAPI(router, kinds)
+    api.catalogue_delay = 60
+    async with make_client() as client:
+        results = await client.get(list(kinds), errors="return", total_timeout=0.3)
+    for result in results:
+        assert isinstance(result, APITimeoutError)
+        assert result.url.endswith("/data_entries/")
+    assert api.fetched == []
+
+
+async def test_the_clients_total_timeout_bounds_each_request_not_the_bulk_call(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = {f"o{i}": "oes" for i in range(20)}
+    FakeAPI(router, kinds, delay=0.02)
+    # one request at a time: the call takes >= 0.4 s, each request 0.02 s
+    async with make_client(max_concurrency=1, total_timeout=0.2) as client:
+        results = await client.get(list(kinds), data_type="oes")
+        assert len(results) == 20
+        slow = client.with_options(total_timeout=0.2)
+        assert len(await slow.get(list(kinds), data_type="oes")) == 20
+
+
+async def test_total_timeout_of_iter_results_counts_the_consumers_time(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = {f"o{i}": "oes" for i in range(10)}
+    api = FakeAPI(router, kinds)
+    outcomes: list[Outcome] = []
+    async with make_client(max_concurrency=4) as client:
+        stream = client.iter_results(list(kinds), data_type="oes", total_timeout=0.5)
+        async with contextlib.aclosing(stream):
+            async for outcome in stream:
+                outcomes.append(outcome)
+                if len(outcomes) == 1:
+                    await anyio.sleep(1.5)  # a slow consumer, past the deadline
+        assert api.in_flight == 0
+        assert client._state.limiter.value == client.max_concurrency
+    assert sorted(o.data_id for o in outcomes) == sorted(kinds)
+    ok = [o for o in outcomes if o.ok]
+    timed_out = [o for o in outcomes if not o.ok]
+    assert all(isinstance(o.error, APITimeoutError) for o in timed_out)
+    # While the consumer slept, 4 outcomes filled the buffer and 4 workers held
+    # one each: all 9 fetched are delivered; only the one never started times out.
+    assert (len(ok), len(timed_out)) == (9, 1)
+
+
+async def test_total_timeout_of_iter_results_cancels_what_is_in_flight(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    kinds = kinds_of(30)
+    api = FakeAPI(router, kinds)
+    api.slow = {"id-00003", "id-00004"}
+    async with make_client(max_concurrency=8) as client:
+        outcomes = [o async for o in client.iter_results(list(kinds), total_timeout=0.5)]
+        assert api.in_flight == 0
+    assert {o.data_id for o in outcomes if not o.ok} == api.slow
+    assert all(isinstance(o.error, APITimeoutError) for o in outcomes if not o.ok)
+    assert len(outcomes) == 30
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), True, "1"])
+async def test_a_bad_total_timeout_is_rejected(make_client: ClientFactory, value: object) -> None:
+    async with make_client() as client:
+        with pytest.raises(ValueError, match="total_timeout must be a positive number"):
+            await client.get(["a"], total_timeout=value)  # type: ignore[call-overload]
+        with pytest.raises(ValueError, match="total_timeout must be a positive number"):
+            client.iter_results(["a"], total_timeout=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_sync_total_timeout_bounds_a_bulk_call(
+    router: respx.MockRouter, anyio_backend: str
+) -> None:
+    kinds = kinds_of(20)
+    api = FakeAPI(router, kinds)
+    api.slow = {"id-00002"}
+    with sync_client() as client:
+        results = client.get(list(kinds), errors="return", total_timeout=0.5)
+        assert isinstance(results[2], APITimeoutError)
+        assert sum(isinstance(r, OESResult | SIMSResult) for r in results) == 19
+        outcomes = list(client.iter_results(list(kinds), total_timeout=0.5))
+        assert [o.data_id for o in outcomes if not o.ok] == ["id-00002"]
+        wait_until(lambda: api.in_flight == 0)
