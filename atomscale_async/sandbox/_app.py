@@ -78,10 +78,25 @@ class _Api:
 
     async def list_data_entries(self, request: Request) -> Response:
         query = request.query_params
-        answer = self.state.answer_data_entries(
-            query.getlist("data_ids"), query.get("include_organization_data")
-        )
-        return _respond(answer)
+        return _respond(self.state.answer_data_entries(_multi(query)))
+
+    async def list_physical_samples(self, request: Request) -> Response:
+        return _respond(self.state.answer_physical_samples(_multi(request.query_params)))
+
+    async def list_projects(self, _request: Request) -> Response:
+        return _respond(self.state.answer_projects())
+
+    async def list_project_samples(self, request: Request) -> Response:
+        return _respond(self.state.answer_project_samples(request.path_params["project_id"]))
+
+    async def get_spectrum(self, request: Request) -> Response:
+        kind = request.url.path.strip("/").split("/")[-2]
+        return _respond(self.state.answer_spectrum(kind, request.path_params["data_id"]))
+
+
+def _multi(query: Any) -> dict[str, list[str]]:
+    """Each query parameter with all its values, as the state's answers take them."""
+    return {key: query.getlist(key) for key in query}
 
 
 class _StatsMiddleware:
@@ -180,6 +195,13 @@ def create_app(
         Route("/sims/{data_id}", api.get_sims, methods=["GET"]),
         Route("/oes/{data_id}", api.get_oes, methods=["GET"]),
         Route("/data_entries/", api.list_data_entries, methods=["GET"]),
+        Route("/physical_samples/", api.list_physical_samples, methods=["GET"]),
+        Route("/projects/", api.list_projects, methods=["GET"]),
+        Route("/projects/{project_id}/physical_samples", api.list_project_samples, methods=["GET"]),
+        *(
+            Route(f"/{kind}/{{data_id}}", api.get_spectrum, methods=["GET"])
+            for kind in ("xps", "xrd", "photoluminescence", "raman")
+        ),
     ]
     app = Starlette(
         routes=routes,

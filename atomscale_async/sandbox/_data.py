@@ -30,6 +30,9 @@ from typing import Any, Final, TypeVar
 import attrs
 import orjson
 
+from atomscale_async.sandbox._search import EntryDetails, entry_details, entry_json
+from atomscale_async.sandbox._spectra import GENERATORS, KIND_PREFIXES
+
 JSONObject = dict[str, Any]
 _T = TypeVar("_T")
 
@@ -42,7 +45,18 @@ SANDBOX_USER_NAME: Final = "Sandbox Researcher"
 KNOWN_KINDS: Final = ("sims", "oes")
 """The `char_source_type` values the SDK knows; the catalogue also holds a few others."""
 
-_KIND_WEIGHTS: Final = {"sims": 0.47, "oes": 0.47, "xps": 0.03, "raman": 0.03}
+_KIND_WEIGHTS: Final = {
+    "sims": 0.4,
+    "oes": 0.4,
+    "xps": 0.05,
+    "xrd": 0.04,
+    "photoluminescence": 0.03,
+    "pl": 0.01,
+    "raman": 0.04,
+    "rheed_image": 0.03,
+}
+"""How often each `char_source_type` occurs: the six kinds the SDK types (PL under both of
+its names) and `rheed_image`, which it does not."""
 _EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 
 WAVELENGTH_RANGE_NM: Final = (200.0, 900.0)
@@ -155,19 +169,21 @@ class CatalogueEntry:
     collected: datetime | None
     sample_name: str
 
-    def to_json(self) -> JSONObject:
-        """The entry as `GET /data_entries/` answers it."""
-        extension = {"sims": "csv", "oes": "spc", "xps": "vms", "raman": "txt"}.get(
-            self.kind, "dat"
+    def to_json(self, seed: int = 0) -> JSONObject:
+        """The entry as `GET /data_entries/` answers it, every catalogue field filled."""
+        return entry_json(
+            seed,
+            index=self.index,
+            data_id=self.data_id,
+            kind=self.kind,
+            collected=self.collected,
+            sample_name=self.sample_name,
+            details=self.details(seed),
         )
-        return {
-            "data_id": self.data_id,
-            "char_source_type": self.kind,
-            "collected_datetime": isoformat(self.collected) if self.collected else None,
-            "raw_name": f"{self.sample_name}_{self.kind}_{self.index + 1:05d}.{extension}",
-            "physical_sample_name": self.sample_name,
-            "pipeline_status": "success",
-        }
+
+    def details(self, seed: int = 0) -> EntryDetails:
+        """Status, owner, upload and access times... of the entry (see `_search`)."""
+        return entry_details(seed, self.data_id, self.kind, self.collected)
 
 
 class Catalogue:
@@ -216,6 +232,10 @@ class Catalogue:
         self.oes_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
             self._encode_oes
         )
+        self.spectrum_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
+            self._encode_spectrum
+        )
+        self._records: dict[str, tuple[JSONObject, EntryDetails]] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -250,6 +270,32 @@ class Catalogue:
         """The OES result of an OES entry, decoded (from the cache when there)."""
         answer: JSONObject = orjson.loads(self.oes_json(data_id))
         return answer
+
+    def record(self, data_id: str) -> tuple[JSONObject, EntryDetails]:
+        """The catalogue record of a known entry and its details (computed once)."""
+        found = self._records.get(data_id)
+        if found is None:
+            entry = self._known(data_id)
+            found = self._records[data_id] = (entry.to_json(self.seed), entry.details(self.seed))
+        return found
+
+    def sample_names(self) -> dict[str, int]:
+        """Each physical sample's name and how many entries measured it."""
+        counts: dict[str, int] = {}
+        for entry in self._entries.values():
+            counts[entry.sample_name] = counts.get(entry.sample_name, 0) + 1
+        return counts
+
+    def spectrum_payload(self, data_id: str) -> JSONObject:
+        """The result of an XPS, XRD, photoluminescence or Raman entry, decoded."""
+        answer: JSONObject = orjson.loads(self.spectrum_json(data_id))
+        return answer
+
+    def _encode_spectrum(self, data_id: str) -> bytes:
+        entry = self._known(data_id)
+        generate = GENERATORS[entry.kind]
+        rng = _rng(self.seed, data_id, entry.kind)
+        return orjson.dumps(generate(rng, entry.sample_name, entry.collected or _EPOCH))
 
     def _known(self, data_id: str) -> CatalogueEntry:
         entry = self._entries.get(data_id)
@@ -1116,6 +1162,7 @@ _SIMS_MATRICES: Final = {"Si-IMP": "Si", "Si-WAFER": "Si", "GaN-S": "GaN", "pGaN
 _SAMPLE_PREFIXES: Final = {
     "sims": ("Si-IMP", "Si-IMP", "Si-WAFER", "GaN-S", "pGaN-LED"),
     "oes": tuple(_OES_PROCESSES),
+    **KIND_PREFIXES,
 }
 _ANY_SAMPLE_PREFIX: Final = (*_SIMS_MATRICES, *_OES_PROCESSES)
 

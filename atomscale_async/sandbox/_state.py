@@ -13,6 +13,7 @@ profiles answers 200 with an empty array, as the API documents.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from typing import Any, Final, TypeAlias
 
 import attrs
@@ -30,6 +31,16 @@ from atomscale_async.sandbox._data import (
     target_materials,
 )
 from atomscale_async.sandbox._faults import FaultInjector, Faults
+from atomscale_async.sandbox._search import (
+    FilterError,
+    Filters,
+    physical_sample,
+    project_json,
+    projects,
+)
+
+SPECTRUM_KINDS: Final = ("xps", "xrd", "photoluminescence", "raman")
+"""The result paths served from `_spectra`'s generators."""
 
 MAX_DATA_IDS: Final = 100
 """The most data ids `GET /data_entries/` accepts in one request."""
@@ -220,37 +231,112 @@ class SandboxState:
         """`GET /oes/{data_id}`."""
         return self._check_kind(data_id, "oes", "OES") or (200, self.catalogue.oes_json(data_id))
 
-    def answer_data_entries(
-        self, data_ids: list[str], include_organization_data: str | None = None
-    ) -> Answer:
-        """`GET /data_entries/` with these `data_ids` query parameters."""
-        errors = []
-        if not data_ids:
-            errors.append(_error("missing", ["query", "data_ids"], "Field required"))
-        elif len(data_ids) > MAX_DATA_IDS:
-            errors.append(
-                _error(
-                    "too_long",
-                    ["query", "data_ids"],
-                    f"List should have at most {MAX_DATA_IDS} items, not {len(data_ids)}",
-                )
-            )
-        include = (include_organization_data or "true").lower()
-        if include not in _TRUE | _FALSE:
-            errors.append(
-                _error(
-                    "bool_parsing",
-                    ["query", "include_organization_data"],
-                    "Input should be a valid boolean",
-                )
-            )
-        if errors:
-            return _invalid(errors)
-        # Every sandbox entry belongs to the caller, so include_organization_data
-        # changes nothing.
+    def answer_data_entries(self, query: Mapping[str, list[str]]) -> Answer:
+        """`GET /data_entries/`: the catalogue search (each query parameter, all its values).
+
+        Without `data_ids` it searches the whole catalogue; with them (at most
+        `MAX_DATA_IDS`) it looks those ids up, the other filters still applying. An id the
+        catalogue does not know is absent from the answer.
+        """
+        data_ids = query.get("data_ids") or []
+        if len(data_ids) > MAX_DATA_IDS:
+            message = f"List should have at most {MAX_DATA_IDS} items, not {len(data_ids)}"
+            return _invalid([_error("too_long", ["query", "data_ids"], message)])
+        try:
+            filters = Filters.parse(query)
+        except FilterError as exc:
+            return _invalid([_error(exc.kind, ["query", exc.parameter], exc.message)])
         catalogue = self.catalogue
-        found = [catalogue.get(i) for i in dict.fromkeys(data_ids)]
-        return _answer([entry.to_json() for entry in found if entry is not None])
+        candidates = (
+            [i for i in filters.data_ids if catalogue.get(i) is not None]
+            if filters.data_ids is not None
+            else catalogue.data_ids
+        )
+        found = []
+        for data_id in candidates:
+            record, details = catalogue.record(data_id)
+            if filters.matches(record, details) and filters.matches_keywords(record):
+                found.append(record)
+        return _answer(found)
+
+    def physical_samples(self) -> list[JSONObject]:
+        """Every physical sample of the catalogue, by name."""
+        counts = self.catalogue.sample_names()
+        return [physical_sample(self.seed, name, counts[name]) for name in sorted(counts)]
+
+    def answer_physical_samples(self, query: Mapping[str, list[str]]) -> Answer:
+        """`GET /physical_samples/`, or one sample with `?physical_sample_id=`."""
+        samples = self.physical_samples()
+        wanted = query.get("physical_sample_id")
+        if wanted:
+            samples = [s for s in samples if s["id"] in wanted]
+            if not samples:
+                detail = f"Physical sample {wanted[-1]} not found."
+                return _answer({"detail": detail}, 404)
+        return _answer(samples)
+
+    def answer_projects(self) -> Answer:
+        """`GET /projects/`."""
+        samples = self.physical_samples()
+        answer = []
+        for project in projects(self.seed):
+            count = sum(any(p["id"] == project.id for p in s["projects"]) for s in samples)
+            answer.append(project_json(project, count))
+        return _answer(answer)
+
+    def answer_project_samples(self, project_id: str) -> Answer:
+        """`GET /projects/{project_id}/physical_samples`."""
+        if not any(p.id == project_id for p in projects(self.seed)):
+            return _answer({"detail": f"Project {project_id} not found."}, 404)
+        samples = [
+            s for s in self.physical_samples() if any(p["id"] == project_id for p in s["projects"])
+        ]
+        return _answer(samples)
+
+    def answer_spectrum(self, kind: str, data_id: str) -> Answer:
+        """`GET /{kind}/{data_id}` for `xps`, `xrd`, `photoluminescence` and `raman`."""
+        kinds = ("photoluminescence", "pl") if kind == "photoluminescence" else (kind,)
+        entry = self.catalogue.get(data_id)
+        if entry is None:
+            return _answer({"detail": f"Data entry {data_id} not found."}, 404)
+        if entry.kind not in kinds:
+            detail = f"Data entry {data_id} has no {kind} data (it is a {entry.kind} entry)."
+            return _answer({"detail": detail}, 404)
+        return 200, self.catalogue.spectrum_json(data_id)
+
+    def dispatch(
+        self, method: str, path: str, query: Mapping[str, list[str]], body: bytes
+    ) -> Answer | None:
+        """The answer to `method path` (relative to the base URL, percent-decoded), or None
+        when it is not an endpoint of the API.
+        """
+        parts = path.split("/")
+        if method == "GET" and len(parts) == 2 and parts[1]:
+            kind, data_id = parts
+            if kind == "sims":
+                return self.answer_sims(data_id)
+            if kind == "oes":
+                return self.answer_oes(data_id)
+            if kind in SPECTRUM_KINDS:
+                return self.answer_spectrum(kind, data_id)
+        if method == "GET" and len(parts) == 3 and parts[0] == "projects" and parts[1]:
+            return self.answer_project_samples(parts[1]) if parts[2] == "physical_samples" else None
+        if method == "POST" and path == "target-materials/":
+            return self.answer_create_target_material(body)
+        if method != "GET":
+            return None
+        simple = {
+            "instruments/synthesis/": self.answer_instruments,
+            "target-materials/": self.answer_target_materials,
+            "projects/": self.answer_projects,
+        }
+        if path in simple:
+            return simple[path]()
+        if path == "data_entries/":
+            return self.answer_data_entries(query)
+        if path == "physical_samples/":
+            return self.answer_physical_samples(query)
+        return None
 
     def _check_kind(self, data_id: str, kind: str, label: str) -> Answer | None:
         entry = self.catalogue.get(data_id)

@@ -39,6 +39,13 @@ _ENDPOINTS: Final = (
     ("sims.get", "GET", "sims/{data_id}"),
     ("oes.get", "GET", "oes/{data_id}"),
     ("data_entries.list", "GET", "data_entries/"),
+    ("physical_samples.list", "GET", "physical_samples/"),
+    ("projects.list", "GET", "projects/"),
+    ("projects.physical_samples", "GET", "projects/{project_id}/physical_samples"),
+    ("xps.get", "GET", "xps/{data_id}"),
+    ("xrd.get", "GET", "xrd/{data_id}"),
+    ("photoluminescence.get", "GET", "photoluminescence/{data_id}"),
+    ("raman.get", "GET", "raman/{data_id}"),
 )
 
 
@@ -274,24 +281,10 @@ class AtomscaleMock:
 
     def _answer(self, method: str, path: str, request: httpx.Request) -> Answer | None:
         """The sandbox's answer to `method path` (a raw path), or None: not an endpoint."""
-        state = self.state
-        kind, _, segment = path.partition("/")
-        if method == "GET" and kind in ("sims", "oes") and segment and "/" not in segment:
-            data_id = unquote(segment)
-            return state.answer_sims(data_id) if kind == "sims" else state.answer_oes(data_id)
-        if method == "GET" and path == "instruments/synthesis/":
-            return state.answer_instruments()
-        if path == "target-materials/":
-            if method == "GET":
-                return state.answer_target_materials()
-            if method == "POST":
-                return state.answer_create_target_material(request.content)
-        if method == "GET" and path == "data_entries/":
-            params = request.url.params
-            return state.answer_data_entries(
-                params.get_list("data_ids"), params.get("include_organization_data")
-            )
-        return None
+        params = request.url.params
+        query = {key: params.get_list(key) for key in params}
+        segments = "/".join(unquote(part) for part in path.split("/"))
+        return self.state.dispatch(method, segments, query, request.content)
 
     def start(self) -> Self:
         """Start intercepting every httpx client of the process."""
