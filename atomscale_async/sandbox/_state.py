@@ -307,8 +307,9 @@ class SandboxState:
     def dispatch(
         self, method: str, path: str, query: Mapping[str, list[str]], body: bytes
     ) -> Answer | None:
-        """The answer to `method path` (relative to the base URL, percent-decoded), or None
-        when it is not an endpoint of the API.
+        """The answer to `method path`, or None when it is not an endpoint of the API.
+
+        `path` is relative to the base URL and percent-decoded.
         """
         parts = path.split("/")
         if method == "GET" and len(parts) == 2 and parts[1]:
