@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 import warnings
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATALOGUE_CHUNK",
+    "CallSite",
     "Outcome",
     "Result",
     "UnknownDataTypeWarning",
@@ -54,6 +56,44 @@ _logger = logging.getLogger("atomscale_async")
 
 class UnknownDataTypeWarning(UserWarning):
     """The catalogue names a kind of data this SDK version cannot fetch yet."""
+
+
+@attrs.frozen
+class CallSite:
+    """Where the caller's code called a bulk method: warnings point there.
+
+    The warnings of a bulk call are raised in its worker tasks (under
+    ``Client``, on the event-loop thread), where no ``stacklevel`` reaches
+    the caller; the public method captures its caller's line instead.
+    """
+
+    filename: str
+    lineno: int
+    module: str
+    module_globals: dict[str, Any] = attrs.field(repr=False)
+
+    @classmethod
+    def of_caller(cls, depth: int = 1) -> CallSite:
+        """The line that called the function ``depth`` frames up from the one calling this."""
+        frame = sys._getframe(depth + 1)
+        return cls(
+            frame.f_code.co_filename,
+            frame.f_lineno,
+            frame.f_globals.get("__name__", "<unknown>"),
+            frame.f_globals,
+        )
+
+    def warn(self, message: str, category: type[Warning]) -> None:
+        """Issue a warning that points at this call site."""
+        warnings.warn_explicit(
+            message,
+            category,
+            self.filename,
+            self.lineno,
+            module=self.module,
+            registry=self.module_globals.setdefault("__warningregistry__", {}),
+            module_globals=self.module_globals,
+        )
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
@@ -144,8 +184,10 @@ class _Run:
         on_progress: ProgressCallback | None,
         progress: bool,
         total_timeout: float | None,
+        call_site: CallSite | None,
     ) -> None:
         self.client = client
+        self.call_site = call_site
         self.data_type = data_type
         self.width = width
         self.ids = ids
@@ -199,7 +241,10 @@ class _Run:
             "UnknownResult. Upgrade atomscale-async to fetch them."
         )
         try:
-            warnings.warn(message, UnknownDataTypeWarning, stacklevel=2)
+            if self.call_site is None:
+                warnings.warn(message, UnknownDataTypeWarning, stacklevel=2)
+            else:
+                self.call_site.warn(message, UnknownDataTypeWarning)
         except UnknownDataTypeWarning:
             # Turned into an error by a warnings filter (-W error): say it in the
             # log instead of aborting the fetch and losing the other results.
@@ -315,6 +360,7 @@ async def get(
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
     total_timeout: float | None = None,
+    call_site: CallSite | None = None,
 ) -> list[Any]:
     """Fetch many results concurrently; see ``AsyncClient.get``."""
     started = anyio.current_time()
@@ -330,7 +376,17 @@ async def get(
         outcomes[outcome.data_id] = outcome
 
     if unique:
-        run = _Run(client, data_type, width, unique, collect, on_progress, progress, total_timeout)
+        run = _Run(
+            client,
+            data_type,
+            width,
+            unique,
+            collect,
+            on_progress,
+            progress,
+            total_timeout,
+            call_site,
+        )
         await run.run(started)
     failed = {i: o.error for i, o in outcomes.items() if o.error is not None}
     if failed and errors == "raise":
@@ -348,6 +404,7 @@ def iter_results(
     on_progress: ProgressCallback | None = None,
     progress: bool = False,
     total_timeout: float | None = None,
+    call_site: CallSite | None = None,
 ) -> AsyncGenerator[Outcome, None]:
     """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``.
 
@@ -356,7 +413,9 @@ def iter_results(
     unique = list(dict.fromkeys(normalize_ids(data_ids)))
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
-    return _iterate(client, data_type, width, unique, on_progress, progress, total_timeout)
+    return _iterate(
+        client, data_type, width, unique, on_progress, progress, total_timeout, call_site
+    )
 
 
 async def _iterate(
@@ -367,12 +426,23 @@ async def _iterate(
     on_progress: ProgressCallback | None,
     progress: bool,
     total_timeout: float | None,
+    call_site: CallSite | None,
 ) -> AsyncGenerator[Outcome, None]:
     started = anyio.current_time()
     if not unique:
         return
     send, receive = anyio.create_memory_object_stream[Outcome](width)
-    run = _Run(client, data_type, width, unique, send.send, on_progress, progress, total_timeout)
+    run = _Run(
+        client,
+        data_type,
+        width,
+        unique,
+        send.send,
+        on_progress,
+        progress,
+        total_timeout,
+        call_site,
+    )
     failures: list[BaseException] = []
     finished = anyio.Event()
 

@@ -286,6 +286,7 @@ class AsyncClient(AsyncResources):
         Raises:
             BulkFetchError: Some ids failed (``errors="raise"``).
         """
+        call_site = _bulk.CallSite.of_caller()
         return await _bulk.get(
             self,
             data_ids,
@@ -295,6 +296,7 @@ class AsyncClient(AsyncResources):
             on_progress=on_progress,
             progress=progress,
             total_timeout=total_timeout,
+            call_site=call_site,
         )
 
     def iter_results(
@@ -340,6 +342,7 @@ class AsyncClient(AsyncResources):
             on_progress=on_progress,
             progress=progress,
             total_timeout=total_timeout,
+            call_site=_bulk.CallSite.of_caller(),
         )
 
     async def _request(

@@ -19,6 +19,7 @@ import anyio
 import httpx
 from anyio.from_thread import BlockingPortal
 
+from . import _bulk
 from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
 from ._generated.sync_resources import SyncResources
@@ -257,8 +258,11 @@ class Client(SyncResources):
     ) -> list[Result] | list[Result | Exception]:
         # The docstring is AsyncClient.get's (set below). ``on_progress`` runs
         # on the client's event-loop thread, not the calling thread.
+        call_site = _bulk.CallSite.of_caller()
+
         async def call() -> list[Result] | list[Result | Exception]:
-            return await self._async.get(
+            return await _bulk.get(
+                self._async,
                 data_ids,
                 data_type=data_type,
                 errors=errors,
@@ -266,6 +270,7 @@ class Client(SyncResources):
                 on_progress=on_progress,
                 progress=progress,
                 total_timeout=total_timeout,
+                call_site=call_site,
             )
 
         return self._run(call)
@@ -281,16 +286,18 @@ class Client(SyncResources):
         total_timeout: float | None = None,
     ) -> Generator[Outcome, None, None]:
         # The docstring is AsyncClient.iter_results's (set below): a plain iterator here.
-        return self._stream(
-            lambda: self._async.iter_results(
-                data_ids,
-                data_type=data_type,
-                concurrency=concurrency,
-                on_progress=on_progress,
-                progress=progress,
-                total_timeout=total_timeout,
-            )
+        # Built here, so that bad arguments raise at the call and warnings point at it.
+        stream = _bulk.iter_results(
+            self._async,
+            data_ids,
+            data_type=data_type,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            progress=progress,
+            total_timeout=total_timeout,
+            call_site=_bulk.CallSite.of_caller(),
         )
+        return self._stream(lambda: stream)
 
     get.__doc__ = (AsyncClient.get.__doc__ or "") + _SYNC_NOTE
     iter_results.__doc__ = (AsyncClient.iter_results.__doc__ or "") + _SYNC_NOTE

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 
 import anyio
 import httpx
@@ -694,3 +695,49 @@ def test_sync_total_timeout_bounds_a_bulk_call(
         outcomes = list(client.iter_results(list(kinds), total_timeout=0.5))
         assert [o.data_id for o in outcomes if not o.ok] == ["id-00002"]
         wait_until(lambda: api.in_flight == 0)
+
+
+def this_line() -> int:
+    """The line of the caller of this function."""
+    frame = inspect.currentframe()
+    assert frame is not None
+    assert frame.f_back is not None
+    return frame.f_back.f_lineno
+
+
+async def drain(stream: AsyncGenerator[Outcome, None]) -> list[Outcome]:
+    async with contextlib.aclosing(stream):
+        return [outcome async for outcome in stream]
+
+
+async def test_unknown_kind_warning_points_at_the_callers_line(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    async with make_client() as client:
+        line = this_line() + 2
+        with pytest.warns(UnknownDataTypeWarning) as record:
+            await client.get(["x1", "o1"])
+        assert (record[0].filename, record[0].lineno) == (__file__, line)
+        line = this_line() + 1
+        stream = client.iter_results(["x1", "o1"])
+        with pytest.warns(UnknownDataTypeWarning) as record:
+            await drain(stream)
+        assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_sync_unknown_kind_warning_points_at_the_callers_line(
+    router: respx.MockRouter, anyio_backend: str
+) -> None:
+    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    with sync_client() as client:
+        line = this_line() + 2
+        with pytest.warns(UnknownDataTypeWarning) as record:
+            client.get(["x1", "o1"])
+        assert (record[0].filename, record[0].lineno) == (__file__, line)
+        line = this_line() + 1
+        outcomes = client.iter_results(["x1", "o1"])
+        with pytest.warns(UnknownDataTypeWarning) as record:
+            list(outcomes)
+        assert (record[0].filename, record[0].lineno) == (__file__, line)
