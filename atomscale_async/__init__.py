@@ -25,6 +25,7 @@ from ._errors import (
     ResponseValidationError,
     UnprocessableEntityError,
 )
+from ._export import ExportSummary
 from ._frames import results_to_frames
 from ._generated.models import (
     CharSourceType,
@@ -62,6 +63,7 @@ __all__ = [
     "ConstraintMode",
     "DataEntry",
     "DetectedPeak",
+    "ExportSummary",
     "FloatArray",
     "InternalServerError",
     "MissingExtraError",

@@ -341,13 +341,13 @@ def _unknown_id(data_id: str, client: AsyncClient) -> NotFoundError:
     )
 
 
-def _progress_bar(total: int) -> Any:
+def _progress_bar(total: int, initial: int = 0) -> Any:
     from ._optional import require
 
     require("progress=True", "progress", "tqdm")
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="result", desc="atomscale", dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="result", desc="atomscale", dynamic_ncols=True)
 
 
 async def get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncGenerator, Callable, Iterable
+from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
@@ -12,8 +13,9 @@ import anyio
 import attrs
 import httpx
 
-from . import _bulk
+from . import _bulk, _export
 from ._bulk import Outcome, Result
+from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
 from ._generated.resources import AsyncResources
 from ._retry import Clock, RateLimitGate
 from ._transport import USER_AGENT, RequestOptions, SharedState, build_http_client, request
@@ -343,6 +345,68 @@ class AsyncClient(AsyncResources):
             progress=progress,
             total_timeout=total_timeout,
             call_site=_bulk.CallSite.of_caller(),
+        )
+
+    async def export(
+        self,
+        data_ids: str | Iterable[str | HasDataId],
+        path: str | PathLike[str],
+        *,
+        format: ExportFormat | None = None,
+        overwrite: bool = False,
+        data_type: str | None = None,
+        concurrency: int | None = None,
+        rows_per_part: int = DEFAULT_ROWS_PER_PART,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> ExportSummary:
+        """Fetch many results and write each to ``path`` as it completes; resume a pull.
+
+        A later call with the same ``path`` skips every id already written
+        successfully and fetches the others (failed ones included) again, so an
+        interrupted pull (a crash, Ctrl-C, a kill) loses nothing it wrote. A torn
+        last record is cut off and its id fetched again. Memory stays O(concurrency)
+        beyond the id list and the set of ids done.
+
+        - ``.jsonl``: JSON Lines, one record per id as the CLI's ``get --out`` writes
+          (``data_id``, ``data_type``, ``result``; or ``data_id``, ``error``). When the
+          call returns, each id has one success line, or its latest failure line.
+        - ``.parquet`` (or ``format="parquet"``): a dataset directory
+          ``path/kind=<kind>/part-*.parquet`` (one fixed schema per kind, arrays as
+          list columns), failures in ``path/_errors.jsonl``; needs the ``parquet`` extra.
+
+        Example:
+            >>> summary = await client.export(ids, "pull.jsonl", progress=True)  # doctest: +SKIP
+            >>> summary.complete  # doctest: +SKIP
+            True
+
+        Args:
+            data_ids: Ids, or entries with a ``data_id`` (e.g. ``DataEntry``).
+            path: The ``.jsonl`` file or the Parquet directory.
+            format: ``"jsonl"`` or ``"parquet"``; by default from the suffix. A ``.json``
+                file (one array) cannot be resumed: ``ValueError``.
+            overwrite: Start afresh, discarding what ``path`` holds.
+            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            concurrency: Narrow the client's ``max_concurrency`` for this call.
+            rows_per_part: Parquet: rows of a kind per part file.
+            on_progress: Called with ``(done, total)`` after each id, counting the ids
+                done by earlier runs.
+            progress: Show a progress bar (rate and time left; needs the ``progress`` extra).
+
+        Returns:
+            An ``ExportSummary``: counts of ids skipped, written and failed.
+        """
+        return await _export.export(
+            self,
+            data_ids,
+            path,
+            format=format,
+            overwrite=overwrite,
+            data_type=data_type,
+            concurrency=concurrency,
+            rows_per_part=rows_per_part,
+            on_progress=on_progress,
+            progress=progress,
         )
 
     async def _request(

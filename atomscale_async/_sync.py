@@ -12,6 +12,7 @@ import contextlib
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
+from os import PathLike
 from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
 
@@ -22,6 +23,7 @@ from anyio.from_thread import BlockingPortal
 from . import _bulk
 from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
+from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
 from ._generated.sync_resources import SyncResources
 
 __all__ = ["Client"]
@@ -299,7 +301,37 @@ class Client(SyncResources):
         )
         return self._stream(lambda: stream)
 
+    def export(
+        self,
+        data_ids: str | Iterable[str | HasDataId],
+        path: str | PathLike[str],
+        *,
+        format: ExportFormat | None = None,
+        overwrite: bool = False,
+        data_type: str | None = None,
+        concurrency: int | None = None,
+        rows_per_part: int = DEFAULT_ROWS_PER_PART,
+        on_progress: Callable[[int, int], object] | None = None,
+        progress: bool = False,
+    ) -> ExportSummary:
+        # The docstring is AsyncClient.export's (set below).
+        async def call() -> ExportSummary:
+            return await self._async.export(
+                data_ids,
+                path,
+                format=format,
+                overwrite=overwrite,
+                data_type=data_type,
+                concurrency=concurrency,
+                rows_per_part=rows_per_part,
+                on_progress=on_progress,
+                progress=progress,
+            )
+
+        return self._run(call)
+
     get.__doc__ = (AsyncClient.get.__doc__ or "") + _SYNC_NOTE
+    export.__doc__ = (AsyncClient.export.__doc__ or "") + _SYNC_NOTE
     iter_results.__doc__ = (AsyncClient.iter_results.__doc__ or "") + _SYNC_NOTE
 
     @property

@@ -76,6 +76,10 @@ def test_methods_mirror_the_async_ones() -> None:
                 assert s.__doc__ == a.__doc__
         assert inspect.signature(Client.__init__) == inspect.signature(AsyncClient.__init__)
         assert inspect.signature(Client.with_options) == inspect.signature(AsyncClient.with_options)
+        for name in ("get", "iter_results", "export"):
+            s, a = getattr(Client, name), getattr(AsyncClient, name)
+            assert inspect.signature(s).parameters == inspect.signature(a).parameters
+            assert (s.__doc__ or "").startswith(a.__doc__ or "-")
     finally:
         sync.close()
 
