@@ -17,8 +17,9 @@ from . import _bulk, _export
 from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
 from ._generated.resources import AsyncResources
+from ._request import USER_AGENT, RequestOptions, SharedState, request
 from ._retry import Clock, RateLimitGate
-from ._transport import USER_AGENT, RequestOptions, SharedState, build_http_client, request
+from ._transports import build_http_client
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "AsyncClient"]
 

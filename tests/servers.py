@@ -25,6 +25,7 @@ class SocketServer:
         self.body = body
         self.delay = delay
         self.requests = 0
+        self.received: list[bytes] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -80,9 +81,10 @@ class SocketServer:
                 request = _read_request(conn, buffer, self._stop)
                 if request is None:
                     return
-                buffer = request
+                received, buffer = request
                 with self._lock:
                     self.requests += 1
+                    self.received.append(received)
                     self.in_flight += 1
                     self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 if self.mode == "close_after_read":
@@ -101,8 +103,10 @@ class SocketServer:
                 conn.sendall(head + self.body)
 
 
-def _read_request(conn: socket.socket, buffer: bytes, stop: threading.Event) -> bytes | None:
-    """Read one request (head and Content-Length body); return what is left over."""
+def _read_request(
+    conn: socket.socket, buffer: bytes, stop: threading.Event
+) -> tuple[bytes, bytes] | None:
+    """Read one request (head and Content-Length body); return it and what is left over."""
     while b"\r\n\r\n" not in buffer:
         chunk = _recv(conn, stop)
         if not chunk:
@@ -119,7 +123,7 @@ def _read_request(conn: socket.socket, buffer: bytes, stop: threading.Event) -> 
         if not chunk:
             return None
         rest += chunk
-    return rest[length:]
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
 
 
 def _recv(conn: socket.socket, stop: threading.Event) -> bytes:

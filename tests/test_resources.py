@@ -16,7 +16,7 @@ from atomscale_async import (
     TargetMaterialSample,
     TargetMaterialSampleCreate,
 )
-from atomscale_async._transport import USER_AGENT
+from atomscale_async._request import USER_AGENT
 
 from .conftest import API_KEY, ClientFactory
 from .payloads import CREATED_SAMPLE, DATA_ID, INSTRUMENT, OES, SIMS_PROFILE, TARGET_MATERIAL, fresh
