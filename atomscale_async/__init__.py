@@ -33,6 +33,7 @@ from ._generated.models import (
     DataEntry,
     DetectedPeak,
     OESResult,
+    ProjectRef,
     SIMSDepthProfile,
     SIMSResult,
     SynthesisInstrument,
@@ -45,6 +46,7 @@ from ._generated.models import (
 )
 from ._model import Model
 from ._optional import MissingExtraError
+from ._search import SearchResult
 from ._sync import Client
 from ._version import __version__
 
@@ -72,11 +74,13 @@ __all__ = [
     "OESResult",
     "Outcome",
     "PermissionDeniedError",
+    "ProjectRef",
     "RateLimitError",
     "ResponseValidationError",
     "Result",
     "SIMSDepthProfile",
     "SIMSResult",
+    "SearchResult",
     "SynthSourceType",
     "SynthesisInstrument",
     "TargetMaterial",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, Self, overload
@@ -13,12 +13,13 @@ import anyio
 import attrs
 import httpx
 
-from . import _bulk, _export
+from . import _bulk, _export, _search
 from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
 from ._generated.resources import AsyncResources
 from ._request import USER_AGENT, RequestOptions, SharedState, request
 from ._retry import Clock, RateLimitGate
+from ._search import DateLike, SearchResult
 from ._transports import build_http_client
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "AsyncClient"]
@@ -408,6 +409,64 @@ class AsyncClient(AsyncResources):
             rows_per_part=rows_per_part,
             on_progress=on_progress,
             progress=progress,
+        )
+
+    async def search(
+        self,
+        *,
+        keywords: str | Sequence[str] | None = None,
+        data_ids: Sequence[str] | None = None,
+        physical_sample_ids: Sequence[str] | None = None,
+        project_ids: Sequence[str] | None = None,
+        data_type: str | Sequence[str] | None = None,
+        status: str = "all",
+        growth_length: tuple[float | None, float | None] | None = None,
+        upload_datetime: tuple[DateLike | None, DateLike | None] | None = None,
+        last_accessed_datetime: tuple[DateLike | None, DateLike | None] | None = None,
+        include_organization_data: bool = True,
+    ) -> SearchResult:
+        """Search the catalogue: the entries that pass every filter given.
+
+        Args:
+            keywords: Text searched over every catalogue field (each keyword must match).
+            data_ids: Only these data ids.
+            physical_sample_ids: Only entries of these physical samples.
+            project_ids: Only entries of these projects.
+            data_type: One kind (``"xps"``) or several (one request each, merged).
+            status: A pipeline status (``"success"``, ``"error"``, ...) or ``"all"``.
+            growth_length: ``(min, max)`` growth length in seconds; either end may be None.
+            upload_datetime: ``(start, end)`` of the upload time; ``datetime`` (naive is
+                UTC) or ISO 8601 strings; either end may be None.
+            last_accessed_datetime: ``(start, end)`` of the last access, likewise.
+            include_organization_data: Include the organization's entries, not only yours.
+
+        Returns:
+            A ``SearchResult``: an immutable sequence of ``DataEntry`` with ``.data_ids``,
+            ``.by_kind()`` and ``.to_pandas()``, which ``get`` and ``iter_results`` take as
+            they are.
+
+        Raises:
+            TypeError: An argument has the wrong type (before anything is sent).
+            ValueError: An argument has a wrong value, e.g. an unknown status.
+            APIStatusError: The server answered an error status.
+            APIConnectionError: The server could not be reached.
+
+        Example:
+            >>> found = await client.search(data_type=["xps", "sims"], project_ids=[project])
+            >>> results = await client.get(found)
+        """
+        return await _search.search(
+            self,
+            keywords=keywords,
+            data_ids=data_ids,
+            physical_sample_ids=physical_sample_ids,
+            project_ids=project_ids,
+            data_type=data_type,
+            status=status,
+            growth_length=growth_length,
+            upload_datetime=upload_datetime,
+            last_accessed_datetime=last_accessed_datetime,
+            include_organization_data=include_organization_data,
         )
 
     async def _request(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Sequence
 from os import PathLike
 from types import TracebackType
 from typing import Literal, Self, TypeVar, overload
@@ -25,6 +25,7 @@ from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
 from ._generated.sync_resources import SyncResources
+from ._search import DateLike, SearchResult
 
 __all__ = ["Client"]
 
@@ -330,7 +331,39 @@ class Client(SyncResources):
 
         return self._run(call)
 
+    def search(
+        self,
+        *,
+        keywords: str | Sequence[str] | None = None,
+        data_ids: Sequence[str] | None = None,
+        physical_sample_ids: Sequence[str] | None = None,
+        project_ids: Sequence[str] | None = None,
+        data_type: str | Sequence[str] | None = None,
+        status: str = "all",
+        growth_length: tuple[float | None, float | None] | None = None,
+        upload_datetime: tuple[DateLike | None, DateLike | None] | None = None,
+        last_accessed_datetime: tuple[DateLike | None, DateLike | None] | None = None,
+        include_organization_data: bool = True,
+    ) -> SearchResult:
+        # The docstring is AsyncClient.search's (set below).
+        async def call() -> SearchResult:
+            return await self._async.search(
+                keywords=keywords,
+                data_ids=data_ids,
+                physical_sample_ids=physical_sample_ids,
+                project_ids=project_ids,
+                data_type=data_type,
+                status=status,
+                growth_length=growth_length,
+                upload_datetime=upload_datetime,
+                last_accessed_datetime=last_accessed_datetime,
+                include_organization_data=include_organization_data,
+            )
+
+        return self._run(call)
+
     get.__doc__ = (AsyncClient.get.__doc__ or "") + _SYNC_NOTE
+    search.__doc__ = (AsyncClient.search.__doc__ or "") + _SYNC_NOTE
     export.__doc__ = (AsyncClient.export.__doc__ or "") + _SYNC_NOTE
     iter_results.__doc__ = (AsyncClient.iter_results.__doc__ or "") + _SYNC_NOTE
 

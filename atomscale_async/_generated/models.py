@@ -20,6 +20,7 @@ __all__ = [
     "DataEntry",
     "DetectedPeak",
     "OESResult",
+    "ProjectRef",
     "SIMSDepthProfile",
     "SIMSResult",
     "SynthSourceType",
@@ -333,14 +334,63 @@ class OESResult(OESResultMixin, Model):
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
 class DataEntry(Model):
-    """A catalogue entry, saying which kind of result a data id holds.
+    """A catalogue entry: which kind of result a data id holds, and what the catalogue knows of it. Inferred from the platform's public SDK (no reference page): every field but data_id and char_source_type may be absent or null, and loosely described fields (file_metadata, tags, workspaces, growth_length) are passed through as received.
 
     Attributes:
         data_id: Data entry UUID.
         char_source_type: The characterization technique; a newer server may send others. Known values: ``CharSourceType``.
         collected_datetime: When the data was collected.
+        raw_name: The uploaded file's name.
+        pipeline_status: Processing status (success, pending, error, running, stream_...).
+        raw_file_type: The uploaded file's type.
+        source_name: The instrument.
+        sample_name: The target material's sample name.
+        growth_length: Length of the growth in seconds, as received.
+        physical_sample_id: The physical sample measured.
+        physical_sample_name: Its name.
+        detail_note_content: The entry's note.
+        detail_note_last_updated: When the note last changed.
+        file_metadata: Metadata of the file, as received.
+        tags: Tags, as received.
+        name: The owner's name.
+        workspaces: Workspaces, as received.
+        projects: The projects the entry belongs to.
+        sha3_256: Hash of the uploaded file.
+        upload_datetime: When the file was uploaded.
+        last_accessed_datetime: When the entry was last opened.
     """
 
     data_id: str
     char_source_type: str
     collected_datetime: datetime | None = None
+    raw_name: str | None = None
+    pipeline_status: str | None = None
+    raw_file_type: str | None = None
+    source_name: str | None = None
+    sample_name: str | None = None
+    growth_length: Any | None = None
+    physical_sample_id: str | None = None
+    physical_sample_name: str | None = None
+    detail_note_content: str | None = None
+    detail_note_last_updated: datetime | None = None
+    file_metadata: Any | None = None
+    tags: Any | None = None
+    name: str | None = None
+    workspaces: Any | None = None
+    projects: list[ProjectRef] | None = None
+    sha3_256: str | None = None
+    upload_datetime: datetime | None = None
+    last_accessed_datetime: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class ProjectRef(Model):
+    """A project as entries and physical samples list it.
+
+    Attributes:
+        id: Project id.
+        name: Project name.
+    """
+
+    id: str
+    name: str | None = None
