@@ -79,6 +79,8 @@ def _arrow_type(tp: Any) -> tuple[pa.DataType, Convert]:
             raise TypeError(f"no Arrow type for the union {tp!r}")
         arrow, convert = _arrow_type(args[0])
         return arrow, lambda value: None if value is None else convert(value)
+    if tp is typing.Any:
+        return pa.string(), _json_text  # passed through as received: kept as JSON text
     if tp is FloatArray:
         return pa.list_(pa.float64()), _identity
     if origin is list:

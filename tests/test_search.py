@@ -32,12 +32,14 @@ async def test_search_finds_typed_entries_in_the_sandbox(server: SandboxServer) 
         everything = await client.search()
         assert everything.data_ids == server.data_ids
         xps = await client.search(data_type="xps")
-    assert xps and all(isinstance(e, DataEntry) for e in xps)
+    assert xps
+    assert all(isinstance(e, DataEntry) for e in xps)
     assert {e.char_source_type for e in xps} == {"xps"}
     entry = xps[0]
     assert isinstance(entry.upload_datetime, datetime)
     assert entry.upload_datetime.tzinfo is not None
-    assert entry.projects and entry.projects[0].name
+    assert entry.projects
+    assert entry.projects[0].name
     assert entry.physical_sample_id
 
 
@@ -66,21 +68,24 @@ async def test_filters_reach_the_sandbox(server: SandboxServer) -> None:
         window = await client.search(upload_datetime=("2024-06-01", "2024-09-01T00:00:00Z"))
         long = await client.search(growth_length=(3600, None))
         ids = await client.search(data_ids=server.data_ids[:250])
-    assert of_sample and all(e.physical_sample_id == sample for e in of_sample)
-    assert recent and all(
-        e.upload_datetime and e.upload_datetime >= start.replace(tzinfo=UTC) for e in recent
-    )
+    assert of_sample
+    assert all(e.physical_sample_id == sample for e in of_sample)
+    assert recent
+    assert all(e.upload_datetime and e.upload_datetime >= start.replace(tzinfo=UTC) for e in recent)
     assert all(e.pipeline_status == "success" for e in recent)
     low, high = datetime(2024, 6, 1, tzinfo=UTC), datetime(2024, 9, 1, tzinfo=UTC)
-    assert window and all(e.upload_datetime and low <= e.upload_datetime <= high for e in window)
-    assert long and all(e.growth_length >= 3600 for e in long)
+    assert window
+    assert all(e.upload_datetime and low <= e.upload_datetime <= high for e in window)
+    assert long
+    assert all(e.growth_length is not None and e.growth_length >= 3600 for e in long)
     assert ids.data_ids == server.data_ids[:250]  # three catalogue requests of at most 100
 
 
 def test_the_blocking_client_searches_too(server: SandboxServer) -> None:
     with Client(api_key=server.api_key, base_url=server.base_url) as client:
         found = client.search(keywords="GaN on sapphire", data_type="oes")
-    assert found and all(e.sample_name == "GaN on sapphire" for e in found)
+    assert found
+    assert all(e.sample_name == "GaN on sapphire" for e in found)
     assert repr(found).startswith(f"SearchResult({len(found):,} entries: oes {len(found):,}")
 
 
@@ -208,7 +213,8 @@ def test_search_result_is_an_immutable_sequence() -> None:
     with pytest.raises(TypeError):
         hash(found)
     html = found._repr_html_()
-    assert "<table>" in html and "xps" in html
+    assert "<table>" in html
+    assert "xps" in html
 
 
 def test_search_result_to_pandas_reads_like_a_catalogue(server: SandboxServer) -> None:
