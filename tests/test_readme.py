@@ -1,84 +1,101 @@
-"""The README's Python examples run, as written, against the sandbox."""
+"""The README's Python blocks run verbatim against a running sandbox.
+
+Each block is copied unmodified into a file and run in a fresh interpreter, with only the
+environment the README tells the reader to set (`ATOMSCALE_BASE_URL`, `ATOMSCALE_API_KEY`)
+plus a non-interactive matplotlib backend. A block whose first line is `# conftest.py` or
+`# test_<name>.py` is written to that file instead, and those files are run with pytest, as
+the reader would.
+"""
 
 from __future__ import annotations
 
-import ast
-import asyncio
-import inspect
+import os
 import re
-import warnings
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atomscale_async import Client, UnknownDataTypeWarning
-
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+TEXT = README.read_text(encoding="utf-8")
+BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, re.S | re.M)
+FILE_HEADER = re.compile(r"#\s*((?:conftest|test_\w+)\.py)\s*$")
+
+
+def file_name(block: str) -> str | None:
+    """The file a block asks to be saved as, from its first line, if any."""
+    match = FILE_HEADER.fullmatch(block.splitlines()[0].strip()) if block.strip() else None
+    return match.group(1) if match else None
+
+
+SCRIPTS = [b for b in BLOCKS if file_name(b) is None]
+FILES = [b for b in BLOCKS if file_name(b) is not None]
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Any]:
     from atomscale_async.sandbox import SandboxServer
 
-    with SandboxServer(entries=60) as server:
+    with SandboxServer(entries=120) as server:
         yield server
 
 
 @pytest.fixture
-def namespace(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ATOMSCALE_API_KEY", sandbox.api_key)
-    monkeypatch.setenv("ATOMSCALE_BASE_URL", sandbox.base_url)
-    sims_ids = [i for i in sandbox.state.sims_ids(empty=False)]
-    oes_ids = sandbox.state.oes_ids()
-    with Client() as client, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnknownDataTypeWarning)
-        results = client.get(sandbox.data_ids, errors="return")
-        sims, oes = client.sims.get(sims_ids[0]), client.oes.get(oes_ids[0])
-    return {
-        "ids": sandbox.data_ids[:20],
-        "oes_ids": oes_ids[:10],
-        "sims_id": sims_ids[0],
-        "oes_id": oes_ids[0],
-        "sims": sims,
-        "oes": oes,
-        "results": results,
+def reader_env(sandbox: Any) -> dict[str, str]:
+    """The environment the README tells the reader to set, and nothing else of ours."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ATOMSCALE_", "AS_API", "PYTEST_"))
     }
+    env["ATOMSCALE_BASE_URL"] = sandbox.base_url
+    env["ATOMSCALE_API_KEY"] = sandbox.api_key
+    env["MPLBACKEND"] = "Agg"
+    return env
 
 
-def runnable(block: str) -> bool:
-    return "pytest_plugins" not in block and "def test_" not in block
+def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def test_the_readme_tells_the_reader_how_to_reach_the_sandbox() -> None:
+    assert "export ATOMSCALE_BASE_URL=http://127.0.0.1:8000/" in TEXT
+    assert "ATOMSCALE_API_KEY=sandbox-key" in TEXT
+    assert "atomscale-async sandbox" in TEXT
 
 
 @pytest.mark.parametrize(
-    "block", [b for b in BLOCKS if runnable(b)], ids=lambda b: b.splitlines()[0][:40]
+    "block", SCRIPTS, ids=[f"{i}:{b.splitlines()[0][:40]}" for i, b in enumerate(SCRIPTS)]
 )
-def test_readme_example_runs(block: str, namespace: dict[str, Any]) -> None:
-    if "to_pandas" in block:
-        pytest.importorskip("pandas")
-        pytest.importorskip("matplotlib")
-        import matplotlib
-
-        matplotlib.use("Agg")
-    code = compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnknownDataTypeWarning)
-        if code.co_flags & inspect.CO_COROUTINE:
-            # Top-level await: run in a fresh loop with a client, as a notebook would.
-            async def run() -> None:
-                from atomscale_async import AsyncClient
-
-                async with AsyncClient() as client:
-                    namespace.setdefault("client", client)
-                    await eval(code, namespace)
-
-            asyncio.run(run())
-        else:
-            exec(code, namespace)
+def test_readme_block_runs_verbatim(block: str, tmp_path: Path, reader_env: dict[str, str]) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(block, encoding="utf-8")
+    done = run([sys.executable, str(script)], tmp_path, reader_env)
+    assert done.returncode == 0, f"block failed:\n{block}\n--- stderr ---\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
 
 
-def test_every_block_is_checked() -> None:
-    assert len(BLOCKS) >= 6
-    assert sum(runnable(b) for b in BLOCKS) >= 6
+def test_readme_test_files_pass_with_pytest(tmp_path: Path, reader_env: dict[str, str]) -> None:
+    names = []
+    for block in FILES:
+        name = file_name(block)
+        assert name is not None
+        (tmp_path / name).write_text(block, encoding="utf-8")
+        names.append(name)
+    assert "conftest.py" in names
+    assert any(n.startswith("test_") for n in names)
+    done = run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *names],
+        tmp_path,
+        reader_env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b[1-9]\d* passed\b", done.stdout), done.stdout
+
+
+def test_every_python_block_is_checked() -> None:
+    assert len(BLOCKS) == len(SCRIPTS) + len(FILES)
+    assert len(SCRIPTS) >= 6
