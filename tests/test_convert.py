@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections.abc
+import copy
 import datetime as dt
 import json
 import pickle
@@ -217,7 +219,6 @@ def test_float_array_repr_is_short_and_it_pickles() -> None:
     clone = pickle.loads(pickle.dumps(arr))
     assert type(clone) is FloatArray
     assert clone == arr
-    assert memoryview(arr).format == "d"
 
 
 def test_input_models_take_dicts_and_name_bad_fields() -> None:
@@ -325,3 +326,73 @@ def test_input_models_reject_unknown_keys_and_response_models_keep_tolerating_th
         structure_input({"zzz": 1}, TargetMaterialLayerCreate, "layers[0]")
     # A response model ignores what it does not know (a newer server may add fields).
     assert structure({**CREATED_SAMPLE, "new_field": 1}, TargetMaterialSample, "e").sample_id
+
+
+def test_model_arrays_are_immutable() -> None:
+    oes = structure(OES, OESResult, "e")
+    before = structure(OES, OESResult, "e")
+    with pytest.raises(TypeError):
+        oes.wavelengths[0] = 42  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del oes.wavelengths[0]  # type: ignore[attr-defined]
+    for mutator in ("append", "extend", "insert", "pop", "remove", "reverse", "frombytes"):
+        assert not hasattr(oes.wavelengths, mutator), mutator
+    with pytest.raises(TypeError):
+        oes.wavelengths += FloatArray([1.0])  # type: ignore[misc, operator]
+    assert oes == before
+
+
+def test_numpy_sees_a_read_only_zero_copy_view_of_a_model_array() -> None:
+    np = pytest.importorskip("numpy")
+    oes = structure(OES, OESResult, "e")
+    before = structure(OES, OESResult, "e")
+    view = np.asarray(oes.wavelengths)
+    assert view.dtype == np.float64
+    assert view.tolist() == [400.0, 400.5, 401.0, 401.5]
+    assert not view.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        view[0] = -1
+    with pytest.raises(ValueError, match=r"(?i)writeable"):
+        view.flags.writeable = True
+    assert np.shares_memory(view, np.asarray(oes.wavelengths))  # zero-copy
+    assert not np.asarray(oes.wavelengths, dtype=np.float64).flags.writeable
+    copy = np.array(oes.wavelengths)  # an explicit copy is the caller's to change
+    copy[0] = -1
+    assert oes == before
+
+
+def test_a_model_array_exports_no_writable_buffer() -> None:
+    arr = FloatArray([1.0, 2.0])
+    try:
+        view = memoryview(arr)
+    except TypeError:  # no buffer protocol for Python classes before 3.12
+        return
+    assert view.readonly
+    assert view.format == "d"
+    assert view.tolist() == [1.0, 2.0]
+
+
+def test_float_array_is_an_immutable_sequence_of_floats() -> None:
+    arr = FloatArray([0.0, 1.5, -2.0, 3.0])
+    assert len(arr) == 4
+    assert arr[1] == 1.5
+    assert arr[-1] == 3.0
+    assert arr[1:3] == FloatArray([1.5, -2.0])
+    assert type(arr[1:3]) is FloatArray
+    assert arr[::2] == FloatArray([0.0, -2.0])
+    assert list(arr) == [0.0, 1.5, -2.0, 3.0]
+    assert list(reversed(arr)) == [3.0, -2.0, 1.5, 0.0]
+    assert 1.5 in arr
+    assert arr.index(-2.0) == 2
+    assert arr.count(3.0) == 1
+    assert arr.tolist() == [0.0, 1.5, -2.0, 3.0]
+    assert FloatArray(arr.tobytes()) == arr
+    with pytest.raises(IndexError):
+        arr[4]
+    assert FloatArray([0.0]) == FloatArray([-0.0])  # compared by value, like floats
+    assert FloatArray([float("nan")]) != FloatArray([float("nan")])
+    assert FloatArray([1.0]) != [1.0]
+    assert isinstance(arr, collections.abc.Sequence)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(arr)
+    assert copy.deepcopy(arr) == arr
