@@ -177,6 +177,8 @@ class _Run:
     def __init__(
         self,
         client: AsyncClient,
+        *,
+        name: str,
         data_type: str | None,
         width: int,
         ids: Sequence[str],
@@ -187,12 +189,15 @@ class _Run:
         call_site: CallSite | None,
     ) -> None:
         self.client = client
+        self.name = name
         self.call_site = call_site
         self.data_type = data_type
         self.width = width
         self.ids = ids
         self.total = len(ids)
         self.done = 0
+        self.failed = 0
+        self.timed_out_count = 0
         self.emit_outcome = emit
         self.on_progress = on_progress
         self.total_timeout = total_timeout
@@ -205,6 +210,7 @@ class _Run:
     async def emit(self, outcome: Outcome) -> None:
         del self.pending[outcome.data_id]
         self.done += 1
+        self.failed += outcome.error is not None
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
         if self.bar is not None:
@@ -215,9 +221,23 @@ class _Run:
         with anyio.CancelScope(shield=True):
             await self.emit_outcome(outcome)
 
-    def close(self) -> None:
+    def close(self, started: float) -> None:
         if self.bar is not None:
             self.bar.close()
+        if _logger.isEnabledFor(logging.INFO):
+            # Counts only: no id, URL or header, so never the key.
+            detail = f" ({self.timed_out_count} timed out)" if self.timed_out_count else ""
+            if self.done < self.total:
+                detail += f", {self.total - self.done} not fetched (stopped early)"
+            _logger.info(
+                "%s: %d ids, %d ok, %d failed%s in %.2f s",
+                self.name,
+                self.total,
+                self.done - self.failed,
+                self.failed,
+                detail,
+                anyio.current_time() - started,
+            )
 
     async def fetch(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
         try:
@@ -273,9 +293,10 @@ class _Run:
                         await self.resolve(ids, work_send)
             # Ids are left only when the deadline cancelled the fetches.
             for data_id in list(self.pending):
+                self.timed_out_count += 1
                 await self.emit(Outcome(data_id, error=self.timed_out(data_id)))
         finally:
-            self.close()
+            self.close(started)
 
     def timed_out(self, data_id: str) -> APITimeoutError:
         kind = self.kinds.get(data_id)
@@ -378,14 +399,15 @@ async def get(
     if unique:
         run = _Run(
             client,
-            data_type,
-            width,
-            unique,
-            collect,
-            on_progress,
-            progress,
-            total_timeout,
-            call_site,
+            name="get",
+            data_type=data_type,
+            width=width,
+            ids=unique,
+            emit=collect,
+            on_progress=on_progress,
+            progress=progress,
+            total_timeout=total_timeout,
+            call_site=call_site,
         )
         await run.run(started)
     failed = {i: o.error for i, o in outcomes.items() if o.error is not None}
@@ -434,14 +456,15 @@ async def _iterate(
     send, receive = anyio.create_memory_object_stream[Outcome](width)
     run = _Run(
         client,
-        data_type,
-        width,
-        unique,
-        send.send,
-        on_progress,
-        progress,
-        total_timeout,
-        call_site,
+        name="iter_results",
+        data_type=data_type,
+        width=width,
+        ids=unique,
+        emit=send.send,
+        on_progress=on_progress,
+        progress=progress,
+        total_timeout=total_timeout,
+        call_site=call_site,
     )
     failures: list[BaseException] = []
     finished = anyio.Event()

@@ -742,3 +742,70 @@ def test_sync_unknown_kind_warning_points_at_the_callers_line(
         with pytest.warns(UnknownDataTypeWarning) as record:
             list(outcomes)
         assert (record[0].filename, record[0].lineno) == (__file__, line)
+
+
+def bulk_summaries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "atomscale_async" and r.levelno == logging.INFO
+    ]
+
+
+async def test_a_bulk_call_logs_one_summary_line_at_info(
+    router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="atomscale_async")
+    kinds = kinds_of(6)
+    api = FakeAPI(router, kinds)
+    api.fail["id-00002"] = httpx.Response(404)
+    async with make_client() as client:
+        await client.get([*kinds, "missing", "missing"], errors="return")
+        assert len(bulk_summaries(caplog)) == 1
+        assert bulk_summaries(caplog)[0].startswith("get: 7 ids, 5 ok, 2 failed in ")
+        await drain(client.iter_results(list(kinds)))
+        assert bulk_summaries(caplog)[1].startswith("iter_results: 6 ids, 5 ok, 1 failed in ")
+        api.slow = {"id-00004"}
+        await client.get(list(kinds), errors="return", total_timeout=0.3)
+        assert bulk_summaries(caplog)[2].startswith("get: 6 ids, 4 ok, 2 failed (1 timed out) in ")
+    assert len(bulk_summaries(caplog)) == 3
+    assert all(API_KEY not in r.getMessage() for r in caplog.records)
+
+
+async def test_an_iteration_stopped_early_says_so_in_its_summary(
+    router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="atomscale_async")
+    kinds = kinds_of(50)
+    FakeAPI(router, kinds, delay=0.01)
+    async with make_client(max_concurrency=4) as client:
+        stream = client.iter_results(list(kinds), data_type="oes")
+        async with contextlib.aclosing(stream):
+            async for _ in stream:
+                break
+    (summary,) = bulk_summaries(caplog)
+    assert summary.startswith("iter_results: 50 ids, ")
+    assert "not fetched (stopped early)" in summary
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+def test_atomscale_log_info_prints_the_bulk_summary(
+    router: respx.MockRouter,
+    anyio_backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logger = logging.getLogger("atomscale_async")
+    handlers, level = list(logger.handlers), logger.level
+    monkeypatch.setenv("ATOMSCALE_LOG", "info")
+    FakeAPI(router, kinds_of(3))
+    try:
+        with sync_client() as client:
+            client.get(list(kinds_of(3)))
+    finally:
+        for handler in logger.handlers[len(handlers) :]:
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+    err = capsys.readouterr().err
+    assert "atomscale_async INFO get: 3 ids, 3 ok, 0 failed in " in err
+    assert API_KEY not in err
