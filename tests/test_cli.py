@@ -214,6 +214,65 @@ def test_get_writes_json_lines_and_keeps_successes_when_some_fail(
     assert "NotFoundError" in summary.stdout
 
 
+def test_get_resume_continues_a_pull_and_refuses_to_overwrite_by_accident(
+    server: SandboxServer, api: list[str], tmp_path: Path
+) -> None:
+    good = server.state.oes_ids()[:6]
+    out = tmp_path / "pull.jsonl"
+    out.write_bytes(b"")  # a file there already
+    refused = run(*api, "get", *good, "--out", str(out))
+    assert refused.status == 2
+    assert "pass --resume to continue it, or --overwrite" in refused.one_error_line()
+    first = run(*api, "get", *good[:3], "missing-id", "--out", str(out), "--overwrite")
+    assert first.status == 1
+    assert "error: missing-id: data id 'missing-id' is not in the catalogue" in first.stderr
+    assert "run again with --resume" in first.stderr
+    # A torn last line, as a kill in the middle of a write leaves it.
+    out.write_bytes(out.read_bytes() + b'{"data_id": "' + good[3].encode())
+    second = run(*api, "get", *good, "missing-id", "--out", str(out), "--resume")
+    assert second.status == 1, second.stderr
+    assert "cut off a torn last record" in second.stderr
+    assert "(3 ids were already there)" in second.stderr
+    records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert sorted(r["data_id"] for r in records if "error" not in r) == sorted(good)
+    assert [r["data_id"] for r in records if "error" in r] == ["missing-id"]
+    done = run(*api, "get", *good, "--out", str(out), "--resume")
+    assert done.status == 0, done.stderr
+    assert "wrote 0 records" in done.stderr
+    assert out.read_bytes().count(b"\n") == 7
+
+
+def test_get_resume_usage_errors(server: SandboxServer, api: list[str], tmp_path: Path) -> None:
+    good = server.state.oes_ids()[:1]
+    no_out, array, unknown_suffix = run_all(
+        [*api, "get", *good, "--resume"],
+        [*api, "get", *good, "--out", str(tmp_path / "pull.json"), "--resume"],
+        [*api, "get", *good, "--out", str(tmp_path / "pull.csv"), "--resume"],
+    )
+    for done in (no_out, array, unknown_suffix):
+        assert done.status == 2
+        done.one_error_line()
+    assert "--resume needs --out FILE" in no_out.stderr
+    assert "cannot be resumed" in array.stderr
+    assert "cannot tell the format" in unknown_suffix.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_get_out_parquet_writes_a_dataset(
+    server: SandboxServer, api: list[str], tmp_path: Path
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    ids = [*server.state.oes_ids()[:2], *server.state.sims_ids()[:2]]
+    out = tmp_path / "pull.parquet"
+    done = run(*api, "get", *ids, "--out", str(out))
+    assert done.status == 0, done.stderr
+    tables = [pq.read_table(part) for part in sorted(out.glob("kind=*/part-*.parquet"))]
+    assert sorted(i for t in tables for i in t.column("data_id").to_pylist()) == sorted(ids)
+    again = run(*api, "get", *ids, "--out", str(out), "--resume")
+    assert again.status == 0, again.stderr
+    assert "(4 ids were already there)" in again.stderr
+
+
 # ------------------------------------------------------------------------------ errors
 
 

@@ -9,7 +9,8 @@ Commands::
     atomscale-async target-materials create --name N --substrate S [--layer GaN:0001 ...]
     atomscale-async sims get ID [--plot FILE.png]
     atomscale-async oes get ID [--plot FILE.png]
-    atomscale-async get ID... | --ids-file FILE [--out FILE.jsonl|.json] [--concurrency N]
+    atomscale-async get ID... | --ids-file FILE [--out FILE.jsonl|.json|DIR.parquet]
+                    [--resume | --overwrite] [--concurrency N]
 
 ``--base-url`` and ``--api-key`` (or ``ATOMSCALE_BASE_URL`` / ``ATOMSCALE_API_KEY``)
 choose the server. Output is a table for people (stdout is a terminal, or

@@ -15,6 +15,7 @@ import orjson
 
 from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
+from .._export import ExportSummary, outcome_record, resolve_format
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
 from ._output import (
@@ -239,24 +240,6 @@ def _read_ids(args: argparse.Namespace) -> list[str]:
     return ids
 
 
-def outcome_record(outcome: Outcome) -> dict[str, Any]:
-    """The JSON object ``get`` writes for one outcome."""
-    if outcome.error is not None:
-        error = {"type": type(outcome.error).__name__, "message": error_line(outcome.error)}
-        return {"data_id": outcome.data_id, "error": error}
-    result = outcome.result
-    if isinstance(result, UnknownResult):
-        return {
-            "data_id": outcome.data_id,
-            "data_type": result.data_type,
-            "result": None,
-            "catalogue_entry": result.catalogue_entry.to_dict(),
-        }
-    data_type = "sims" if isinstance(result, SIMSResult) else "oes"
-    assert result is not None
-    return {"data_id": outcome.data_id, "data_type": data_type, "result": result.to_dict()}
-
-
 def _describe(outcome: Outcome) -> tuple[str, str]:
     result = outcome.result
     if outcome.error is not None:
@@ -311,8 +294,88 @@ class _Sink:
             self._file.close()
 
 
+def _check_out(args: argparse.Namespace) -> bool:
+    """Check ``--out``, ``--resume`` and ``--overwrite``; whether ``export`` writes the file."""
+    path: Path | None = args.out
+    if path is None:
+        if args.resume or args.overwrite:
+            flag = "--resume" if args.resume else "--overwrite"
+            raise CLIError(f"{flag} needs --out FILE", EXIT_USAGE)
+        return False
+    exporting = bool(args.resume) or path.suffix.lower() in (".jsonl", ".parquet")
+    if exporting:
+        try:
+            resolve_format(path, None)
+        except ValueError as exc:
+            raise CLIError(error_line(exc), EXIT_USAGE) from None
+    if path.exists() and not args.resume and not args.overwrite:
+        raise CLIError(
+            f"{path} exists: pass --resume to continue it, or --overwrite to replace it",
+            EXIT_USAGE,
+        )
+    return exporting
+
+
+async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
+    """``get --out FILE.jsonl|DIR.parquet``: ``client.export``, resuming with ``--resume``."""
+    progress = want_progress(args.progress, out.stderr)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnknownDataTypeWarning)
+        async with api_client(args) as client:
+            try:
+                summary = await client.export(
+                    ids,
+                    args.out,
+                    overwrite=bool(args.overwrite),
+                    data_type=args.data_type,
+                    concurrency=args.concurrency,
+                    progress=progress,
+                )
+            except (OSError, ValueError) as exc:
+                raise CLIError(f"could not write {args.out}: {error_line(exc)}") from None
+    for warning in caught:
+        if issubclass(warning.category, UnknownDataTypeWarning):
+            out.note(f"warning: {warning.message}")
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return _report_export(summary, ids, out)
+
+
+def _report_export(summary: ExportSummary, ids: list[str], out: Output) -> int:
+    if summary.repaired_bytes:
+        out.note(
+            f"cut off a torn last record ({summary.repaired_bytes:,} bytes) "
+            "left by an interrupted run; its id was fetched again"
+        )
+    written = summary.succeeded + summary.failed
+    already = f" ({summary.skipped:,} ids were already there)" if summary.skipped else ""
+    out.note(f"wrote {written:,} records to {summary.path}{already}")
+    if not summary.failed:
+        return EXIT_OK
+    errors = summary.path / "_errors.jsonl" if summary.format == "parquet" else summary.path
+    asked = set(ids)
+    shown = 0
+    with errors.open("rb") as file:
+        for line in file:
+            record = orjson.loads(line)
+            if "error" in record and record["data_id"] in asked and shown < SHOWN_FAILURES:
+                out.error(f"{record['data_id']}: {record['error']['message']}")
+                shown += 1
+    if summary.failed > shown:
+        out.error(f"... and {summary.failed - shown:,} more failures")
+    out.error(
+        f"{summary.failed:,} of {summary.total:,} data ids failed "
+        f"(in {errors}); run again with --resume to retry them"
+    )
+    return EXIT_FAILURE
+
+
 async def _get(args: argparse.Namespace, out: Output) -> int:
     ids = _read_ids(args)
+    if _check_out(args):
+        return await _export(args, ids, out)
     progress = want_progress(args.progress, out.stderr)
     # People at a terminal get a summary; JSON goes to --out, a pipe, or --format json.
     summary = args.out is None and not out.json

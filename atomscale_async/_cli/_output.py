@@ -7,6 +7,8 @@ from typing import IO, Any
 
 import orjson
 
+from .._export import error_line
+
 __all__ = [
     "EXIT_FAILURE",
     "EXIT_INTERRUPTED",
@@ -129,7 +131,3 @@ def span(values: Sequence[float], fmt: str = ".4g") -> str:
     if not len(values):
         return ""
     return f"{min(values):{fmt}} - {max(values):{fmt}}"
-
-
-def error_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -194,7 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         metavar="FILE",
-        help="write to FILE: .json for one JSON array, else JSON lines (default: stdout)",
+        help="write to FILE: .jsonl for JSON lines, .json for one JSON array, DIR.parquet "
+        "for a Parquet dataset (default: JSON lines on stdout); an existing FILE is refused "
+        "without --resume or --overwrite",
+    )
+    bulk.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the pull in --out FILE.jsonl or DIR.parquet: skip the ids written "
+        "successfully, fetch the rest (failed ones too) again",
+    )
+    bulk.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out FILE (start afresh)"
     )
     bulk.add_argument("--concurrency", type=_positive_int, help="requests in flight")
     bulk.add_argument("--data-type", choices=("sims", "oes"), help="the kind of every id")
