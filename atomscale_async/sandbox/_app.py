@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,9 +111,16 @@ class _StatsMiddleware:
             return
         stats = self.stats
         stats.requests += 1
+        if stats.first_request_at is None:
+            stats.first_request_at = time.time()
 
         async def counted(message: Message) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                stats.statuses[status] = stats.statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    stats.last_success_at = time.time()
+            elif message["type"] == "http.response.body":
                 stats.response_bytes += len(message.get("body", b""))
             await send(message)
 

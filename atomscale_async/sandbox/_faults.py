@@ -1,13 +1,21 @@
-"""Fault injection for testing clients: latency, 5xx errors, 429s and dropped connections.
+"""Fault injection and limits for testing clients: latency, 5xx, 429s, drops, rate and capacity.
 
 Every request draws one number from a `random.Random(seed)` shared by the app, so a
 sequence of requests meets the same sequence of faults on every run with the same seed.
+
+Two limits behave like a real server's rather than at random: a token bucket per API
+key (`requests_per_second` tokens a second, at most `burst` saved up; a request without
+a token is answered 429 with the `Retry-After` the bucket implies, in whole seconds,
+at least 1), and a capacity (`max_in_progress` requests in progress at once; one more
+is answered 503 at once). Both refuse before the latency, as a server's front does.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import random
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -48,6 +56,17 @@ def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: f
         raise ValueError(msg)
 
 
+def _positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        msg = f"{attribute.name} must be positive, got {value!r}"
+        raise ValueError(msg)
+
+
+def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
 @attrs.frozen(kw_only=True)
 class Faults:
     """The faults the sandbox injects, each a fraction of requests.
@@ -58,6 +77,9 @@ class Faults:
         rate_limit: Fraction of requests answered 429 with a `Retry-After` header.
         retry_after: Seconds sent in `Retry-After` (an integer when whole, e.g. `1`).
         drop_rate: Fraction of requests whose connection is closed without a response.
+        requests_per_second: Rate of the token bucket of each API key; None: no limit.
+        burst: Tokens the bucket holds at most (and starts with).
+        max_in_progress: Requests in progress at once, at most; None: no limit.
 
     The three fractions are disjoint, so their sum must not exceed 1.
 
@@ -71,6 +93,9 @@ class Faults:
     rate_limit: float = attrs.field(default=0.0, validator=_fraction)
     retry_after: float = attrs.field(default=1.0, validator=_non_negative)
     drop_rate: float = attrs.field(default=0.0, validator=_fraction)
+    requests_per_second: float | None = attrs.field(default=None, validator=_positive_or_none)
+    burst: int = attrs.field(default=20, validator=_positive)
+    max_in_progress: int | None = attrs.field(default=None, validator=_positive_or_none)
 
     def __attrs_post_init__(self) -> None:
         if self.error_rate + self.rate_limit + self.drop_rate > 1.0 + 1e-12:
@@ -133,8 +158,31 @@ async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str]
     await send({"type": "http.response.body", "body": content})
 
 
+class TokenBuckets:
+    """One token bucket per API key: `take` says how long to wait, or 0 with a token taken."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[bytes, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def take(self, key: bytes, rate: float, burst: int, now: float | None = None) -> float:
+        """Take a token for `key`, returning 0; or return the seconds until one is there."""
+        now = time.monotonic() if now is None else now
+        tokens, when = self._buckets.get(key, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - when) * rate)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / rate
+
+
+def retry_after_seconds(wait: float) -> int:
+    """A bucket's wait as a `Retry-After`: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(wait))
+
+
 class FaultMiddleware:
-    """ASGI middleware that applies the injector's decision before the app sees a request.
+    """ASGI middleware that applies the limits and the injector's decision before the app.
 
     Args:
         app: The application to protect.
@@ -144,13 +192,38 @@ class FaultMiddleware:
     def __init__(self, app: ASGIApp, *, injector: FaultInjector) -> None:
         self.app = app
         self.injector = injector
+        self.buckets = TokenBuckets()
+        self.in_progress = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Delay, then drop, refuse or pass the request on."""
+        """Refuse over the limits; else delay, then drop, refuse or pass the request on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         faults = self.injector.faults
+        if faults.requests_per_second is not None:
+            key = dict(scope["headers"]).get(b"x-api-key", b"")
+            wait = self.buckets.take(key, faults.requests_per_second, faults.burst)
+            if wait > 0:
+                seconds = retry_after_seconds(wait)
+                await _send_json(
+                    send,
+                    429,
+                    {"detail": f"Rate limit exceeded; retry after {seconds} s."},
+                    {"Retry-After": str(seconds)},
+                )
+                return
+        if faults.max_in_progress is not None and self.in_progress >= faults.max_in_progress:
+            detail = f"Server at capacity ({faults.max_in_progress} requests in progress)."
+            await _send_json(send, 503, {"detail": detail}, {})
+            return
+        self.in_progress += 1
+        try:
+            await self._faulty(scope, receive, send, faults)
+        finally:
+            self.in_progress -= 1
+
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send, faults: Faults) -> None:
         if faults.latency_ms > 0:
             await anyio.sleep(faults.latency_ms / 1000)
         outcome = self.injector.decide()

@@ -214,7 +214,8 @@ class SandboxServer:
         """
         if self._child is not None:
             return self._child.stats(self.startup_timeout)
-        return attrs.evolve(self.state.stats)
+        stats = self.state.stats
+        return attrs.evolve(stats, statuses=dict(stats.statuses))
 
     @property
     def running(self) -> bool:
@@ -361,8 +362,9 @@ class _Child:
             raise
         child = cls(process, errors)
         try:
-            settings = {**options, **attrs.asdict(faults)}
-            child.send({"host": host, "port": port, "options": settings})
+            child.send(
+                {"host": host, "port": port, "options": options, "faults": attrs.asdict(faults)}
+            )
             reply = child.receive(timeout)
             if reply is None or "ready" not in reply:
                 raise child.failure(reply)
@@ -415,7 +417,9 @@ class _Child:
         reply = self.receive(timeout)
         if reply is None or "stats" not in reply:
             raise self.failure(reply)
-        return ServerStats(**reply["stats"])
+        stats = reply["stats"]
+        stats["statuses"] = {int(code): n for code, n in stats["statuses"].items()}
+        return ServerStats(**stats)
 
     def failure(self, reply: dict[str, Any] | None) -> Exception:
         if reply is not None and reply.get("errno") is not None:
@@ -464,6 +468,7 @@ def _child_main() -> None:
     options = settings["options"]
     try:
         app = create_app(**options)
+        sandbox_state(app).faults = Faults(**settings["faults"])
         sock = _bind(settings["host"], settings["port"])
     except OSError as exc:
         say({"error": str(exc), "errno": exc.errno})
@@ -487,7 +492,9 @@ def _child_main() -> None:
                 state.faults = Faults(**command["faults"])
                 say({"ok": True})
             elif "stats" in command:
-                say({"stats": attrs.asdict(state.stats)})
+                stats = attrs.asdict(state.stats)
+                stats["statuses"] = {str(code): n for code, n in stats["statuses"].items()}
+                say({"stats": stats})
         server.should_exit = True  # stdin closed: the parent stopped us (or died)
 
     threading.Thread(target=control, name="sandbox-control", daemon=True).start()

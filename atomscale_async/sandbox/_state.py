@@ -72,10 +72,16 @@ class ServerStats:
     Attributes:
         requests: HTTP requests received (dropped ones included).
         response_bytes: Bytes of response bodies sent (headers excluded).
+        statuses: Responses sent, by status code.
+        first_request_at: When the first request came, on `time.time()`'s clock.
+        last_success_at: When the last 2xx answer was sent, on `time.time()`'s clock.
     """
 
     requests: int = 0
     response_bytes: int = 0
+    statuses: dict[int, int] = attrs.field(factory=dict)
+    first_request_at: float | None = None
+    last_success_at: float | None = None
 
 
 class SandboxState:
