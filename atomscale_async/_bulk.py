@@ -19,7 +19,15 @@ import logging
 import math
 import sys
 import warnings
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import quote
 
@@ -137,6 +145,27 @@ class Outcome:
         return self.error is None
 
 
+def split_entries(
+    data_ids: str | Iterable[str | DataEntry],
+) -> tuple[str | list[Any], dict[str, DataEntry]]:
+    """The ids (entries replaced by their ``data_id``) and the catalogue entries given.
+
+    A ``DataEntry`` (from ``search``) already says its kind: its id needs no catalogue
+    lookup.
+    """
+    if isinstance(data_ids, str):
+        return data_ids, {}
+    ids: list[Any] = []
+    entries: dict[str, DataEntry] = {}
+    for item in data_ids:
+        if isinstance(item, DataEntry):
+            entries.setdefault(item.data_id, item)
+            ids.append(item.data_id)
+        else:
+            ids.append(item)
+    return ids, entries
+
+
 def normalize_ids(data_ids: str | Iterable[str]) -> list[str]:
     """The ids as a list; a single id is a list of one."""
     ids = [data_ids] if isinstance(data_ids, str) else list(data_ids)
@@ -187,9 +216,11 @@ class _Run:
         progress: bool,
         total_timeout: float | None,
         call_site: CallSite | None,
+        entries: Mapping[str, DataEntry] | None = None,
     ) -> None:
         self.client = client
         self.name = name
+        self.entries = entries or {}
         self.call_site = call_site
         self.data_type = data_type
         self.width = width
@@ -319,6 +350,9 @@ class _Run:
                 await self.emit(await self.fetch(data_id, kind, entry))
 
     async def resolve(self, ids: Sequence[str], work: MemoryObjectSendStream[_Work]) -> None:
+        entries = self.entries
+        known = [i for i in ids if i in entries]
+        ids = [i for i in ids if i not in entries]
         chunks = [ids[i : i + CATALOGUE_CHUNK] for i in range(0, len(ids), CATALOGUE_CHUNK)]
         chunk_send, chunk_receive = anyio.create_memory_object_stream[Sequence[str]](math.inf)
         for chunk in chunks:
@@ -327,6 +361,11 @@ class _Run:
         async with work, chunk_receive, anyio.create_task_group() as tg:
             for _ in range(min(CATALOGUE_WIDTH, len(chunks))):
                 tg.start_soon(self.lookup, chunk_receive.clone(), work.clone())
+            # Entries from a search already say their kind: no lookup for those.
+            for data_id in known:
+                kind = entries[data_id].char_source_type
+                self.kinds[data_id] = kind
+                await work.send((data_id, kind, entries[data_id]))
 
     async def lookup(
         self,
@@ -373,7 +412,7 @@ def _progress_bar(total: int, initial: int = 0) -> Any:
 
 async def get(
     client: AsyncClient,
-    data_ids: str | Iterable[str],
+    data_ids: str | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
     errors: Literal["raise", "return"] = "raise",
@@ -387,7 +426,8 @@ async def get(
     started = anyio.current_time()
     if errors not in ("raise", "return"):
         raise ValueError(f"errors must be 'raise' or 'return', got {errors!r}")
-    ids = normalize_ids(data_ids)
+    given, entries = split_entries(data_ids)
+    ids = normalize_ids(given)
     unique = list(dict.fromkeys(ids))
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
@@ -408,6 +448,7 @@ async def get(
             progress=progress,
             total_timeout=total_timeout,
             call_site=call_site,
+            entries=entries,
         )
         await run.run(started)
     failed = {i: o.error for i, o in outcomes.items() if o.error is not None}
@@ -419,7 +460,7 @@ async def get(
 
 def iter_results(
     client: AsyncClient,
-    data_ids: str | Iterable[str],
+    data_ids: str | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
     concurrency: int | None = None,
@@ -432,11 +473,12 @@ def iter_results(
 
     The arguments are checked here, at the call; the fetches start with the iteration.
     """
-    unique = list(dict.fromkeys(normalize_ids(data_ids)))
+    given, entries = split_entries(data_ids)
+    unique = list(dict.fromkeys(normalize_ids(given)))
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
     return _iterate(
-        client, data_type, width, unique, on_progress, progress, total_timeout, call_site
+        client, data_type, width, unique, on_progress, progress, total_timeout, call_site, entries
     )
 
 
@@ -449,6 +491,7 @@ async def _iterate(
     progress: bool,
     total_timeout: float | None,
     call_site: CallSite | None,
+    entries: Mapping[str, DataEntry],
 ) -> AsyncGenerator[Outcome, None]:
     started = anyio.current_time()
     if not unique:
@@ -465,6 +508,7 @@ async def _iterate(
         progress=progress,
         total_timeout=total_timeout,
         call_site=call_site,
+        entries=entries,
     )
     failures: list[BaseException] = []
     finished = anyio.Event()

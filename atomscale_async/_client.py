@@ -16,6 +16,7 @@ import httpx
 from . import _bulk, _export, _search
 from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
+from ._generated.models import DataEntry
 from ._generated.resources import AsyncResources
 from ._request import USER_AGENT, RequestOptions, SharedState, request
 from ._retry import Clock, RateLimitGate
@@ -227,7 +228,7 @@ class AsyncClient(AsyncResources):
     @overload
     async def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise"] = "raise",
@@ -239,7 +240,7 @@ class AsyncClient(AsyncResources):
     @overload
     async def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["return"],
@@ -250,7 +251,7 @@ class AsyncClient(AsyncResources):
     ) -> list[Result | Exception]: ...
     async def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise", "return"] = "raise",
@@ -271,7 +272,8 @@ class AsyncClient(AsyncResources):
             >>> spectra = await client.get(ids, data_type="oes", concurrency=16)  # doctest: +SKIP
 
         Args:
-            data_ids: One id, or many.
+            data_ids: One id, or many; or the ``DataEntry`` items of a ``search`` (a
+                ``SearchResult`` as it is), whose kind is known, so no lookup is sent.
             data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
             errors: ``"raise"``: raise ``BulkFetchError`` (carrying ``.results`` and
                 ``.errors``) once every id was attempted, if any failed;
@@ -305,7 +307,7 @@ class AsyncClient(AsyncResources):
 
     def iter_results(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         concurrency: int | None = None,
@@ -325,7 +327,7 @@ class AsyncClient(AsyncResources):
             ...         store(outcome.data_id, outcome.result)
 
         Args:
-            data_ids: One id, or many.
+            data_ids: One id, or many; or the ``DataEntry`` items of a ``search``.
             data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
             concurrency: Narrow the client's ``max_concurrency`` for this call.
             on_progress: Called with ``(done, total)`` after each distinct id.

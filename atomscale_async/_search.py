@@ -87,6 +87,15 @@ class SearchResult(Sequence[DataEntry]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __add__(self, other: object) -> SearchResult:
+        """The entries of both, in order, each data id once (as a search merges)."""
+        if not isinstance(other, SearchResult):
+            return NotImplemented
+        merged: dict[str, DataEntry] = {}
+        for entry in (*self._entries, *other._entries):
+            merged.setdefault(entry.data_id, entry)
+        return SearchResult(merged.values())
+
     @property
     def data_ids(self) -> list[str]:
         """The data ids of the entries, in order."""

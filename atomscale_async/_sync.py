@@ -24,6 +24,7 @@ from . import _bulk
 from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
+from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
 from ._search import DateLike, SearchResult
 
@@ -227,7 +228,7 @@ class Client(SyncResources):
     @overload
     def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise"] = "raise",
@@ -239,7 +240,7 @@ class Client(SyncResources):
     @overload
     def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["return"],
@@ -250,7 +251,7 @@ class Client(SyncResources):
     ) -> list[Result | Exception]: ...
     def get(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise", "return"] = "raise",
@@ -280,7 +281,7 @@ class Client(SyncResources):
 
     def iter_results(
         self,
-        data_ids: str | Iterable[str],
+        data_ids: str | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         concurrency: int | None = None,

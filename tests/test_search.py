@@ -233,3 +233,29 @@ def test_search_result_to_pandas_reads_like_a_catalogue(server: SandboxServer) -
     assert list(frame["data_id"]) == found.data_ids
     assert str(frame["upload_datetime"].dtype).startswith("datetime64")
     assert SearchResult().to_pandas().empty
+
+
+@pytest.mark.anyio
+async def test_get_takes_a_search_result_without_catalogue_lookups(
+    server: SandboxServer,
+) -> None:
+    async with sandbox_client(server) as client:
+        found = await client.search(data_type=["sims", "oes"])
+        found = found[:30] + found[-30:] + found[:5]
+        assert len(found) == 60
+        before = server.state.stats.requests
+        results = await client.get(found)
+        sent = server.state.stats.requests - before
+        outcomes = [o async for o in client.iter_results(SearchResult(found))]
+    assert [r.data_id for r in results] == [e.data_id for e in found]
+    assert sent == len(found)  # one request an id, none to the catalogue
+    assert {o.data_id for o in outcomes} == {e.data_id for e in found}
+    assert all(o.ok for o in outcomes)
+
+
+def test_the_blocking_get_takes_entries_mixed_with_ids(server: SandboxServer) -> None:
+    with Client(api_key=server.api_key, base_url=server.base_url) as client:
+        entries = client.search(data_type="oes")[:3]
+        ids = client.search(data_type="sims").data_ids[:2]
+        results = client.get([*entries, *ids, entries[0]])
+    assert [r.data_id for r in results] == [*entries.data_ids, *ids, entries[0].data_id]
