@@ -15,9 +15,11 @@ __all__ = [
     "BulkFetchError",
     "ConflictError",
     "InternalServerError",
+    "MalformedResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "UnprocessableEntityError",
     "status_error",
@@ -44,6 +46,16 @@ class APIConnectionError(AtomscaleError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connecting, reading, or the whole call's deadline)."""
+
+
+class MalformedResponseError(APIConnectionError):
+    """The server's answer broke HTTP or its content encoding.
+
+    A bad status line, a header without a colon, a negative or conflicting
+    ``Content-Length``, a bad chunk size, an over-long header, bytes that are
+    not HTTP at all, or a body whose gzip/deflate encoding is corrupt or cut
+    short. Retried like a connection failure (GETs only).
+    """
 
 
 class APIStatusError(AtomscaleError):
@@ -116,6 +128,26 @@ class RateLimitError(APIStatusError):
 
 class InternalServerError(APIStatusError):
     """5xx: the server failed."""
+
+
+class ResponseTooLargeError(AtomscaleError):
+    """A response body exceeded the client's size limit; it was not read further.
+
+    The limits (``max_response_bytes``, ``max_catalogue_response_bytes``) count
+    decoded bytes and are checked while the body streams in and while it is
+    decompressed, so a gzip bomb or an endless body stops early. Not retried.
+
+    Attributes:
+        method: The HTTP method of the request.
+        url: The URL of the request.
+        limit: The limit that was exceeded, in bytes.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, limit: int) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.limit = limit
 
 
 class ResponseValidationError(AtomscaleError):

@@ -19,7 +19,14 @@ import attrs
 import httpx
 import orjson
 
-from ._errors import APIConnectionError, APIStatusError, APITimeoutError, status_error
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    MalformedResponseError,
+    ResponseTooLargeError,
+    status_error,
+)
 from ._retry import (
     Clock,
     RateLimitGate,
@@ -28,7 +35,7 @@ from ._retry import (
     retryable_status,
     retryable_transport_error,
 )
-from ._transports import HttpxSender
+from ._transports import HttpxSender, ResponseTooLarge, describe, is_malformed
 from ._version import __version__
 
 __all__ = ["USER_AGENT", "RequestOptions", "SharedState", "request"]
@@ -40,6 +47,9 @@ USER_AGENT = (
 )
 
 
+CATALOGUE_PATH = "data_entries/"
+
+
 @attrs.frozen
 class RequestOptions:
     """Per-call settings; ``with_options`` makes a client with other values."""
@@ -48,6 +58,15 @@ class RequestOptions:
     max_retries: int
     max_retry_after: float
     total_timeout: float | None
+    max_response_bytes: int = 256 * 2**20
+    max_catalogue_response_bytes: int = 2**30
+
+    def max_bytes(self, path: str) -> int:
+        """The limit on the decoded body of ``path``'s answer."""
+        # The catalogue is unpaged: one answer for up to 100 ids at a time.
+        if path.startswith(CATALOGUE_PATH):
+            return self.max_catalogue_response_bytes
+        return self.max_response_bytes
 
 
 @attrs.define(eq=False)
@@ -110,24 +129,27 @@ async def _attempts(
     body: bytes | None,
 ) -> bytes:
     timeout = options.timeout
+    max_bytes = options.max_bytes(path)
     query = tuple(params) if params else None
     clock = state.clock
     attempt = 0
     while True:
         await state.gate.wait()
-        failure: APIConnectionError | None = None
+        failure: APIConnectionError | ResponseTooLargeError | None = None
         retry = False
         response: httpx.Response | None = None
         content = b""
         async with state.limiter:
             started = time.perf_counter()
             try:
-                response, content = await state.sender.send(method, path, query, body, timeout)
-            except httpx.TransportError as exc:
+                response, content = await state.sender.send(
+                    method, path, query, body, timeout, max_bytes
+                )
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 # Built here, raised below: the httpx exception carries the
                 # request and its X-API-KEY header, so it must not become the
                 # new exception's __context__.
-                failure = _connection_error(exc, method, url)
+                failure = _connection_error(exc, method, url, state.headers["X-API-KEY"])
                 retry = retryable_transport_error(method, exc)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if failure is not None:
@@ -157,8 +179,24 @@ async def _attempts(
         raise _status_error(response, content, method, url, retry_after)
 
 
-def _connection_error(exc: httpx.TransportError, method: str, url: str) -> APIConnectionError:
-    detail = str(exc) or type(exc).__name__
+def _connection_error(
+    exc: httpx.TransportError | httpx.DecodingError, method: str, url: str, key: str
+) -> APIConnectionError | ResponseTooLargeError:
+    if isinstance(exc, ResponseTooLarge):
+        option = (
+            "max_catalogue_response_bytes"
+            if url.partition("?")[0].endswith("/" + CATALOGUE_PATH)
+            else "max_response_bytes"
+        )
+        return ResponseTooLargeError(
+            f"{method} {url}: the response is larger than {option}={exc.limit} bytes "
+            f"(decoded); raise it with AsyncClient({option}=...) or with_options",
+            method=method,
+            url=url,
+            limit=exc.limit,
+        )
+    # A server may echo the request back inside a malformed answer.
+    detail = describe(exc).replace(key, "<redacted>")
     if isinstance(exc, httpx.TimeoutException):
         phase = (
             "connecting" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting"
@@ -167,6 +205,10 @@ def _connection_error(exc: httpx.TransportError, method: str, url: str) -> APICo
             f"{method} {url}: timed out {phase} ({detail}); raise `timeout=` if the server is slow",
             method=method,
             url=url,
+        )
+    if is_malformed(exc):
+        return MalformedResponseError(
+            f"{method} {url}: the response was malformed ({detail})", method=method, url=url
         )
     if isinstance(exc, httpx.ConnectError):
         message = f"{method} {url}: could not connect ({detail}); check the base URL and network"

@@ -1,6 +1,7 @@
 """Which failures are retried, how long to wait, and the client-wide pause on 429.
 
-GETs are retried on connection errors, timeouts, 408, 429 and 5xx. A POST is
+GETs are retried on connection errors, timeouts, malformed answers (broken
+HTTP or a corrupt body encoding), 408, 429 and 5xx. A POST is
 retried only where the server cannot have applied it: a 429, and a connection
 that was never established (``httpx.ConnectError`` / ``httpx.ConnectTimeout``,
 which the SDK's transports raise only before the request is sent). Backoff is
@@ -60,13 +61,19 @@ def retryable_status(method: str, status: int) -> bool:
     return status == 408 or status >= 500
 
 
-def retryable_transport_error(method: str, exc: httpx.TransportError) -> bool:
+def retryable_transport_error(method: str, exc: httpx.TransportError | httpx.DecodingError) -> bool:
     """Whether a transport failure is worth another attempt of this method."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return True  # nothing was sent
     if method not in IDEMPOTENT_METHODS:
         return False
-    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
+    return isinstance(
+        exc,
+        httpx.TimeoutException
+        | httpx.NetworkError
+        | httpx.RemoteProtocolError
+        | httpx.DecodingError,  # a corrupt encoding: a middlebox's fault as often as not
+    )
 
 
 def backoff(attempt: int, clock: Clock) -> float:

@@ -8,9 +8,10 @@ never answers.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Literal, Self
 
@@ -87,20 +88,54 @@ class SocketServer:
                     self.received.append(received)
                     self.in_flight += 1
                     self.max_in_flight = max(self.max_in_flight, self.in_flight)
-                if self.mode == "close_after_read":
-                    conn.close()
+                if not self._answer(conn, received):
                     return
-                if self.mode == "hang":
-                    self._stop.wait()
-                    return
-                self._stop.wait(self.delay)
-                head = (
-                    f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(self.body)}\r\n\r\n"
-                ).encode()
-                with self._lock:
-                    self.in_flight -= 1
-                conn.sendall(head + self.body)
+
+    def _answer(self, conn: socket.socket, request: bytes) -> bool:
+        """Answer one request; return whether to keep the connection open."""
+        if self.mode == "close_after_read":
+            conn.close()
+            return False
+        if self.mode == "hang":
+            self._stop.wait()
+            return False
+        self._stop.wait(self.delay)
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(self.body)}\r\n\r\n"
+        ).encode()
+        with self._lock:
+            self.in_flight -= 1
+        conn.sendall(head + self.body)
+        return True
+
+
+#: The bytes answering one request (given the request's bytes), sent chunk by chunk.
+RawAnswer = Callable[[bytes], Iterable[bytes]]
+
+
+class RawServer(SocketServer):
+    """Answers every request with whatever bytes ``answer`` writes, then hangs up.
+
+    For answers no HTTP server library would send: malformed status lines and
+    headers, broken framing and encodings, endless or trickling bodies.
+    """
+
+    def __init__(self, answer: RawAnswer) -> None:
+        super().__init__("ok")
+        self.answer = answer
+
+    def _answer(self, conn: socket.socket, request: bytes) -> bool:
+        conn.settimeout(2.0)
+        with contextlib.suppress(OSError):
+            for chunk in self.answer(request):
+                if self._stop.is_set():
+                    break
+                conn.sendall(chunk)
+        with self._lock:
+            self.in_flight -= 1
+        conn.close()
+        return False
 
 
 def _read_request(
@@ -143,3 +178,50 @@ def refused_port() -> Iterator[str]:
     port = sock.getsockname()[1]
     sock.close()
     yield f"http://127.0.0.1:{port}/"
+
+
+def http_head(*headers: bytes, status: bytes = b"HTTP/1.1 200 OK") -> bytes:
+    """A response head: the status line, the headers, the blank line."""
+    return status + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n"
+
+
+def answer_json(body: bytes) -> bytes:
+    """A well-formed 200 answer carrying ``body`` (``RawServer`` hangs up after it)."""
+    return (
+        http_head(
+            b"Content-Type: application/json",
+            b"Content-Length: %d" % len(body),
+            b"Connection: close",
+        )
+        + body
+    )
+
+
+_GZIPPED = gzip.compress(b"[" + b"1," * 500 + b"1]")
+_HALF = len(_GZIPPED) // 2
+
+#: Answers that break HTTP/1.1 or a content encoding, by name: each must become a
+#: MalformedResponseError (some transports accept a few of them, noted where used).
+MALFORMED: dict[str, bytes] = {
+    "broken_gzip": http_head(b"Content-Encoding: gzip", b"Content-Length: 10") + b"not gzip!!",
+    "broken_deflate": http_head(b"Content-Encoding: deflate", b"Content-Length: 10")
+    + b"not zlib!!",
+    "bad_status_line": http_head(b"Content-Length: 2", status=b"HTTP/1.1 OK") + b"[]",
+    "non_numeric_status": http_head(b"Content-Length: 2", status=b"HTTP/1.1 2x0 OK") + b"[]",
+    "negative_content_length": http_head(b"Content-Length: -1") + b"[]",
+    "duplicated_content_length": http_head(b"Content-Length: 2", b"Content-Length: 3") + b"[] ",
+    "bad_chunk_size": http_head(b"Transfer-Encoding: chunked") + b"zz\r\n[]\r\n0\r\n\r\n",
+    "bad_second_chunk_size": http_head(b"Transfer-Encoding: chunked") + b"1\r\n[\r\nzz\r\n]\r\n",
+    "header_without_colon": http_head(b"Content-Length: 2", b"X-Broken header") + b"[]",
+    "header_of_100_kb": http_head(b"Content-Length: 2", b"X-Big: " + b"a" * 100_000) + b"[]",
+    "header_of_200_kb": http_head(b"Content-Length: 2", b"X-Big: " + b"a" * 200_000) + b"[]",
+    "non_http_bytes": b"\x00\x01\x02garbage\xff\xfe\r\n\r\n",
+}
+
+#: Answers cut off by a dropped connection: an APIConnectionError, not malformed.
+CUT_OFF: dict[str, bytes] = {
+    "nothing": b"",
+    "half_a_head": b"HTTP/1.1 200 OK\r\nContent-Len",
+    "half_a_body": http_head(b"Content-Length: 100") + b"[1,",
+    "half_a_chunk": http_head(b"Transfer-Encoding: chunked") + b"10\r\n[1,",
+}

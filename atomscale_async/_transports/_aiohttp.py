@@ -5,7 +5,9 @@ aiohttp on asyncio. This adaptor keeps the ``httpx.AsyncClient`` interface
 (and so respx, event hooks and user-supplied clients) while aiohttp moves the
 bytes. Errors map to httpx's classes by what happened on the socket:
 ``httpx.ConnectError`` / ``httpx.ConnectTimeout`` only when no connection was
-established (the request was never sent), which makes re-sending a POST safe.
+established (the request was never sent), which makes re-sending a POST safe;
+an answer aiohttp's parser refuses is a ``MalformedResponse``; any other
+aiohttp error a ``httpx.ReadError``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import ssl
 import aiohttp
 import httpx
 from yarl import URL
+
+from ._failures import MalformedResponse, describe
 
 __all__ = ["AiohttpTransport"]
 
@@ -102,12 +106,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc.os_error or exc), request=request) from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise httpx.RemoteProtocolError(
-                "the server closed the connection without a complete response", request=request
+                "server disconnected without a complete response", request=request
             ) from exc
         except (aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
             raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
+        except aiohttp.ClientResponseError as exc:
+            # aiohttp's parser refused the status line, a header or the framing.
+            raise MalformedResponse(describe(exc.message), request=request) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ReadError(describe(exc), request=request) from exc
         except TimeoutError as exc:
             raise httpx.ReadTimeout("timed out", request=request) from exc
         extensions = {"http_version": b"HTTP/1.1"}

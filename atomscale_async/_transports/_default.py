@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import httpx
 import sniffio
 
+from ._tls import default_ssl_context
+
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
 
@@ -31,10 +33,14 @@ class DefaultTransport(httpx.AsyncBaseTransport):
                 # Imported on first use: aiohttp is a fifth of the SDK's import time.
                 from ._aiohttp import AiohttpTransport
 
-                self._aiohttp = AiohttpTransport(max_connections=self._max_connections)
+                self._aiohttp = AiohttpTransport(
+                    max_connections=self._max_connections, verify=default_ssl_context()
+                )
             return await self._aiohttp.handle_async_request(request)
         if self._fallback is None:
-            self._fallback = httpx.AsyncHTTPTransport(limits=self._limits)
+            self._fallback = httpx.AsyncHTTPTransport(
+                limits=self._limits, verify=default_ssl_context()
+            )
         return await self._fallback.handle_async_request(request)
 
     async def aclose(self) -> None:

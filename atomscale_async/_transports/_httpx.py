@@ -17,6 +17,8 @@ from collections.abc import Mapping
 import attrs
 import httpx
 
+from ._body import read_body
+
 __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
 
 
@@ -115,8 +117,14 @@ class HttpxSender:
         query: tuple[tuple[str, str], ...] | None,
         body: bytes | None,
         timeouts: httpx.Timeout,
+        max_bytes: int,
     ) -> tuple[httpx.Response, bytes]:
-        """One attempt: send the request; return the response and its whole (decoded) body."""
+        """One attempt: the response and its decoded body (at most ``max_bytes`` long).
+
+        Raises:
+            httpx.RequestError: The attempt failed; ``ResponseTooLarge`` and
+                ``MalformedResponse`` among others (see ``read_body``).
+        """
         headers = self._get_headers if body is None else self._post_headers
         if not self._owned:
             # A client of the caller's: its defaults, auth, hooks and cookies apply.
@@ -128,29 +136,20 @@ class HttpxSender:
                 headers=headers,
                 timeout=timeouts,
             )
-            response = await self._http.send(request)
-            return response, response.content
-        request = httpx.Request(
-            method,
-            self._urls(path),
-            params=query,
-            content=body,
-            headers=headers,
-            extensions={"timeout": timeouts.as_dict()},
-        )
-        if self.internals.transport_for_url:
-            transport = self._http._transport_for_url(request.url)
-            response = await transport.handle_async_request(request)
-        else:
             response = await self._http.send(request, stream=True)
-        try:
-            stream = response.stream
-            if isinstance(stream, httpx.ByteStream) and "content-encoding" not in response.headers:
-                # Already in memory and not encoded (the aiohttp transport reads the
-                # body whole): take the bytes instead of running httpx's decoder chain.
-                content = b"".join(stream)
+        else:
+            request = httpx.Request(
+                method,
+                self._urls(path),
+                params=query,
+                content=body,
+                headers=headers,
+                extensions={"timeout": timeouts.as_dict()},
+            )
+            if self.internals.transport_for_url:
+                transport = self._http._transport_for_url(request.url)
+                response = await transport.handle_async_request(request)
+                response.request = request  # as AsyncClient.send sets it
             else:
-                content = await response.aread()
-        finally:
-            await response.aclose()
-        return response, content
+                response = await self._http.send(request, stream=True)
+        return response, await read_body(response, max_bytes)
