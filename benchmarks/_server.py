@@ -6,8 +6,11 @@ separate process that inherits the socket. The server is a bare ASGI callable
 with no framework and no per-request work beyond one dict look-up: every
 ``GET /<workload>/oes/<anything>`` or ``/<workload>/sims/<anything>`` gets the
 workload's precomputed body (``application/json``), so a client's base URL is
-``http://127.0.0.1:<port>/<workload>/``. Being another process, the server's
-CPU time is not counted in the client's ``time.process_time()``.
+``http://127.0.0.1:<port>/<workload>/``. The catalogue, ``GET
+/<workload>/data_entries/?data_ids=...``, names every id it is asked for as of
+the workload's kind (``sims`` when the body is a JSON array, else ``oes``).
+Being another process, the server's CPU time is not counted in the client's
+``time.process_time()``.
 
     with BenchServer({"w1": body1, "w2": body2}) as server:
         base_url = server.url("w2")
@@ -28,6 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qsl
 
 __all__ = ["BenchServer", "event_loop_name"]
 
@@ -69,10 +73,28 @@ def make_app(bodies: Mapping[str, bytes]) -> ASGIApp:
         {"type": "http.response.body", "body": b'{"detail": "not served"}', "more_body": False},
     )
 
+    kinds = {
+        name: b"sims" if body.lstrip()[:1] == b"[" else b"oes" for name, body in bodies.items()
+    }
+
+    async def catalogue(name: str, query: bytes, send: Send) -> None:
+        ids = [v.encode() for k, v in parse_qsl(query.decode()) if k == "data_ids"]
+        entry = b'{"data_id":"%s","char_source_type":"' + kinds[name] + b'"}'
+        body = b"[" + b",".join(entry % data_id for data_id in ids) + b"]"
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode("ascii")),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
     async def app(scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         parts = scope["path"].split("/", 3)  # "", name, kind, rest
+        if len(parts) == 4 and parts[2] == "data_entries" and parts[1] in kinds:
+            await catalogue(parts[1], scope["query_string"], send)
+            return
         answer = responses.get((parts[1], parts[2])) if len(parts) == 4 else None
         start, body = answer or not_found
         await send(start)
