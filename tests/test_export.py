@@ -305,6 +305,35 @@ async def test_nothing_to_do_when_everything_is_done(
     assert path.read_bytes() == before
 
 
+class OrderedAPI(FakeAPI):
+    """A FakeAPI that notes the order of catalogue and result requests."""
+
+    def __init__(self, router: respx.MockRouter, kinds: dict[str, str]) -> None:
+        self.events: list[str] = []
+        super().__init__(router, kinds)
+
+    async def catalogue(self, request: httpx.Request) -> httpx.Response:
+        self.events.append("catalogue")
+        return await super().catalogue(request)
+
+    async def result(self, request: httpx.Request) -> httpx.Response:
+        self.events.append("result")
+        return await super().result(request)
+
+
+async def test_results_are_fetched_before_the_whole_catalogue_is_read(
+    router: respx.MockRouter, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    kinds = kinds_of(800)
+    api = OrderedAPI(router, kinds)
+    async with make_client(max_concurrency=8) as client:
+        summary = await client.export(list(kinds), tmp_path / "pull.jsonl")
+    assert summary.succeeded == 800
+    lookups = [i for i, event in enumerate(api.events) if event == "catalogue"]
+    assert len(lookups) == 8
+    assert api.events.index("result") < lookups[4], "after a few lookups, not all of them"
+
+
 def test_the_sync_client_exports_and_resumes(router: respx.MockRouter, tmp_path: Path) -> None:
     kinds = kinds_of(8)
     api = FakeAPI(router, kinds)
