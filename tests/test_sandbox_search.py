@@ -246,3 +246,9 @@ def test_upload_times_are_aware_and_past() -> None:
         record, details = state.catalogue.record(data_id)
         assert details.upload.tzinfo is UTC
         assert moment(record["upload_datetime"]) < datetime(2027, 1, 1, tzinfo=UTC)
+
+
+async def test_a_wrong_method_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    answer = await client.request("OPTIONS", "target-materials/")
+    assert answer.status_code == 405
+    assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "POST"}

@@ -68,6 +68,11 @@ class _Api:
     async def list_target_materials(self, _request: Request) -> Response:
         return _respond(self.state.answer_target_materials())
 
+    async def target_materials(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.create_target_material(request)
+        return await self.list_target_materials(request)
+
     async def create_target_material(self, request: Request) -> Response:
         return _respond(self.state.answer_create_target_material(await request.body()))
 
@@ -198,8 +203,8 @@ def create_app(
     api = _Api(state)
     routes = [
         Route("/instruments/synthesis/", api.list_instruments, methods=["GET"]),
-        Route("/target-materials/", api.list_target_materials, methods=["GET"]),
-        Route("/target-materials/", api.create_target_material, methods=["POST"]),
+        # One route for both methods, so that a 405 lists both in its Allow header.
+        Route("/target-materials/", api.target_materials, methods=["GET", "POST"]),
         Route("/sims/{data_id}", api.get_sims, methods=["GET"]),
         Route("/oes/{data_id}", api.get_oes, methods=["GET"]),
         Route("/data_entries/", api.list_data_entries, methods=["GET"]),
