@@ -18,6 +18,7 @@ from .._client import AsyncClient
 from .._export import ExportSummary, outcome_record, resolve_format
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
+from ._catalogue import run_search
 from ._output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -433,4 +434,5 @@ API_COMMANDS: dict[tuple[str, str | None], Command] = {
     ("sims", "get"): _sims_get,
     ("oes", "get"): _oes_get,
     ("get", None): _get,
+    ("search", None): run_search,
 }

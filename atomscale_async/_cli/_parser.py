@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._version import __version__
+from ._catalogue import SEARCH_FORMATS, add_search_command
 from ._output import EXIT_USAGE, CLIError
 
 __all__ = ["PROG", "build_parser", "parse_layer"]
@@ -86,8 +87,8 @@ def parse_layer(text: str, position: int) -> dict[str, Any]:
     return layer
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line's parser."""
+def common_options(formats: tuple[str, ...] = ("table", "json")) -> _Parser:
+    """A parent parser with the options every API command takes: server, key, format."""
     common = _Parser(add_help=False)
     common.add_argument(
         "--base-url",
@@ -97,12 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--api-key", default=argparse.SUPPRESS, help="API key (default: $ATOMSCALE_API_KEY)"
     )
+    extra = ", ".join(formats[2:])
     common.add_argument(
         "--format",
-        choices=("table", "json"),
+        choices=formats,
         default=argparse.SUPPRESS,
-        help="output: table (default on a terminal) or json (default in a pipe)",
+        help="output: table (default on a terminal) or json (default in a pipe)"
+        + (f"; or {extra}" if extra else ""),
     )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser."""
+    common = common_options()
     parser = _Parser(
         prog=PROG,
         parents=[common],
@@ -210,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--concurrency", type=_positive_int, help="requests in flight")
     bulk.add_argument("--data-type", choices=("sims", "oes"), help="the kind of every id")
     progress_option(bulk)
+
+    add_search_command(commands, common_options(SEARCH_FORMATS))
     return parser
 
 
