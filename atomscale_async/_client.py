@@ -15,7 +15,7 @@ import httpx
 
 from . import _bulk, _export, _search
 from ._bulk import Outcome, Result
-from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
+from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.resources import AsyncResources
 from ._request import USER_AGENT, RequestOptions, SharedState, request
@@ -353,7 +353,7 @@ class AsyncClient(AsyncResources):
 
     async def export(
         self,
-        data_ids: str | Iterable[str | HasDataId],
+        data_ids: str | Iterable[str | DataEntry],
         path: str | PathLike[str],
         *,
         format: ExportFormat | None = None,
@@ -385,7 +385,8 @@ class AsyncClient(AsyncResources):
             True
 
         Args:
-            data_ids: Ids, or entries with a ``data_id`` (e.g. ``DataEntry``).
+            data_ids: Ids, or the ``DataEntry`` items of a ``search`` (or a mix); an
+                entry's kind is known, so its id needs no catalogue lookup.
             path: The ``.jsonl`` file or the Parquet directory.
             format: ``"jsonl"`` or ``"parquet"``; by default from the suffix. A ``.json``
                 file (one array) cannot be resumed: ``ValueError``.

@@ -44,7 +44,7 @@ import orjson
 
 from . import _bulk
 from ._bulk import Outcome, UnknownResult
-from ._generated.models import OESResult, SIMSResult
+from ._generated.models import DataEntry, OESResult, SIMSResult
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -66,15 +66,6 @@ DEFAULT_ROWS_PER_PART = 1000
 FSYNC_SECONDS = 1.0
 
 _logger = logging.getLogger("atomscale_async")
-
-
-class HasDataId(Protocol):
-    """Anything with a ``data_id``: a ``DataEntry``, a search hit, an ``Outcome``."""
-
-    @property
-    def data_id(self) -> str:
-        """The data entry UUID."""
-        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -163,14 +154,10 @@ def resolve_format(path: Path, format: str | None) -> ExportFormat:
     return _SUFFIXES[suffix]
 
 
-def ids_of(data_ids: str | Iterable[str | HasDataId]) -> list[str]:
-    """The distinct ids, in order: from ids, or from entries that have a ``data_id``."""
-    if isinstance(data_ids, str):
-        return _bulk.normalize_ids(data_ids)
-    ids: list[Any] = [
-        item if isinstance(item, str) else getattr(item, "data_id", item) for item in data_ids
-    ]
-    return list(dict.fromkeys(_bulk.normalize_ids(ids)))
+def ids_of(data_ids: str | Iterable[str | DataEntry]) -> tuple[list[str], dict[str, DataEntry]]:
+    """The distinct ids, in order, and the catalogue entries given among them."""
+    ids, entries = _bulk.split_entries(data_ids)
+    return list(dict.fromkeys(_bulk.normalize_ids(ids))), entries
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -380,7 +367,7 @@ def _sink(path: Path, format: ExportFormat, rows_per_part: int) -> Sink:
 
 async def export(
     client: AsyncClient,
-    data_ids: str | Iterable[str | HasDataId],
+    data_ids: str | Iterable[str | DataEntry],
     path: str | os.PathLike[str],
     *,
     format: ExportFormat | None = None,
@@ -396,11 +383,12 @@ async def export(
     fmt = resolve_format(target, format)
     if isinstance(rows_per_part, bool) or not isinstance(rows_per_part, int) or rows_per_part < 1:
         raise ValueError(f"rows_per_part must be an integer >= 1, got {rows_per_part!r}")
-    ids = ids_of(data_ids)
+    ids, entries = ids_of(data_ids)
     _bulk._check(data_type, concurrency, client)  # before the file is touched
     sink = _sink(target, fmt, rows_per_part)
     await anyio.to_thread.run_sync(lambda: sink.open(overwrite=overwrite))
-    todo = [data_id for data_id in ids if data_id not in sink.done]
+    # An entry (from search) is handed on as it is: its kind needs no catalogue lookup.
+    todo = [entries.get(data_id, data_id) for data_id in ids if data_id not in sink.done]
     skipped = len(ids) - len(todo)
     counts = {"succeeded": 0, "failed": 0}
     bar = _bulk._progress_bar(len(ids), initial=skipped) if progress else None

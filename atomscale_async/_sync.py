@@ -23,7 +23,7 @@ from anyio.from_thread import BlockingPortal
 from . import _bulk
 from ._bulk import Outcome, Result
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
-from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary, HasDataId
+from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
 from ._search import DateLike, SearchResult
@@ -305,7 +305,7 @@ class Client(SyncResources):
 
     def export(
         self,
-        data_ids: str | Iterable[str | HasDataId],
+        data_ids: str | Iterable[str | DataEntry],
         path: str | PathLike[str],
         *,
         format: ExportFormat | None = None,

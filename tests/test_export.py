@@ -229,16 +229,17 @@ async def test_bad_arguments_are_refused_before_the_file_is_touched(
     assert not path.exists()
 
 
-async def test_catalogue_entries_are_accepted_as_ids(
+async def test_search_entries_are_fetched_without_a_catalogue_lookup(
     router: respx.MockRouter, make_client: ClientFactory, tmp_path: Path
 ) -> None:
     kinds = kinds_of(4)
-    FakeAPI(router, kinds)
+    api = FakeAPI(router, kinds)
     entries = [DataEntry(data_id=i, char_source_type=k) for i, k in kinds.items()]
     path = tmp_path / "pull.jsonl"
     async with make_client() as client:
-        summary = await client.export([*entries, entries[0].data_id], path)
+        summary = await client.export([*entries[:3], entries[0].data_id, "id-00003"], path)
     assert summary.total == 4
+    assert api.catalogue_requests == [["id-00003"]], "an entry's kind needs no lookup"
     assert sorted(successes(read_records(path))) == sorted(kinds)
 
 
