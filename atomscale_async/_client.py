@@ -30,6 +30,8 @@ DEFAULT_BASE_URL = "https://api.atomscale.ai/"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_CONCURRENCY = 32
 DEFAULT_MAX_RETRY_AFTER = 60.0
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 2**20
+DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES = 2**30
 
 _logger = logging.getLogger("atomscale_async")
 
@@ -117,7 +119,12 @@ class AsyncClient(AsyncResources):
             waiting; a longer one raises ``RateLimitError`` at once.
         total_timeout: Seconds one request may take, its retries and waits included
             (each request of a bulk call on its own; ``get(total_timeout=)`` bounds a
-            whole bulk call).
+            whole bulk call). Reading a body counts.
+        max_response_bytes: The largest decoded body of a result (and any other
+            non-catalogue) answer, 256 MiB by default; checked while the body
+            streams in and while it is decompressed (``ResponseTooLargeError``).
+        max_catalogue_response_bytes: The same for catalogue answers
+            (``data_entries``), which are unpaged: 1 GiB by default.
     """
 
     def __init__(
@@ -131,6 +138,8 @@ class AsyncClient(AsyncResources):
         http_client: httpx.AsyncClient | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         total_timeout: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
     ) -> None:
         _setup_logging()
         key = _resolve_api_key(api_key)
@@ -146,6 +155,10 @@ class AsyncClient(AsyncResources):
             total_timeout=None
             if total_timeout is None
             else _check_seconds("total_timeout", total_timeout),
+            max_response_bytes=_check_count("max_response_bytes", max_response_bytes, 1),
+            max_catalogue_response_bytes=_check_count(
+                "max_catalogue_response_bytes", max_catalogue_response_bytes, 1
+            ),
         )
         clock = Clock()
         state = SharedState(
@@ -203,6 +216,8 @@ class AsyncClient(AsyncResources):
         max_retries: int | None = None,
         max_retry_after: float | None = None,
         total_timeout: float | None = None,
+        max_response_bytes: int | None = None,
+        max_catalogue_response_bytes: int | None = None,
     ) -> Self:
         """A client with other per-call settings that shares this one's pool and limits.
 
@@ -221,6 +236,12 @@ class AsyncClient(AsyncResources):
             changes["max_retry_after"] = _check_seconds("max_retry_after", max_retry_after)
         if total_timeout is not None:
             changes["total_timeout"] = _check_seconds("total_timeout", total_timeout)
+        for name, limit in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_catalogue_response_bytes", max_catalogue_response_bytes),
+        ):
+            if limit is not None:
+                changes[name] = _check_count(name, limit, 1)
         clone = object.__new__(type(self))
         clone._setup(self._state, attrs.evolve(self._options, **changes))
         return clone

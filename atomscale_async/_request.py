@@ -58,8 +58,8 @@ class RequestOptions:
     max_retries: int
     max_retry_after: float
     total_timeout: float | None
-    max_response_bytes: int = 256 * 2**20
-    max_catalogue_response_bytes: int = 2**30
+    max_response_bytes: int
+    max_catalogue_response_bytes: int
 
     def max_bytes(self, path: str) -> int:
         """The limit on the decoded body of ``path``'s answer."""

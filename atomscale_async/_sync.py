@@ -22,7 +22,14 @@ from anyio.from_thread import BlockingPortal
 
 from . import _bulk
 from ._bulk import Outcome, Result
-from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, AsyncClient
+from ._client import (
+    DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_TIMEOUT,
+    AsyncClient,
+)
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
@@ -113,6 +120,8 @@ class Client(SyncResources):
         http_client: httpx.AsyncClient | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         total_timeout: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
     ) -> None:
         client = AsyncClient(
             api_key,
@@ -123,6 +132,8 @@ class Client(SyncResources):
             http_client=http_client,
             max_retry_after=max_retry_after,
             total_timeout=total_timeout,
+            max_response_bytes=max_response_bytes,
+            max_catalogue_response_bytes=max_catalogue_response_bytes,
         )
         loop = _LoopThread()
         self._setup(client, loop)
@@ -400,6 +411,8 @@ class Client(SyncResources):
         max_retries: int | None = None,
         max_retry_after: float | None = None,
         total_timeout: float | None = None,
+        max_response_bytes: int | None = None,
+        max_catalogue_response_bytes: int | None = None,
     ) -> Self:
         """A client with other per-call settings that shares this one's pool, limits and thread.
 
@@ -413,6 +426,8 @@ class Client(SyncResources):
                 max_retries=max_retries,
                 max_retry_after=max_retry_after,
                 total_timeout=total_timeout,
+                max_response_bytes=max_response_bytes,
+                max_catalogue_response_bytes=max_catalogue_response_bytes,
             ),
             self._loop,
         )

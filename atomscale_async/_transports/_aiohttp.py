@@ -13,8 +13,10 @@ aiohttp error a ``httpx.ReadError``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 import httpx
@@ -70,7 +72,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send one request and read its whole body."""
+        """Send one request; the body streams (read whole when it is small)."""
         session = self._get_session()
         timeouts = request.extensions.get("timeout", {})
         timeout = _client_timeout(
@@ -80,8 +82,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        try:
-            async with session.request(
+        with _mapped_errors(request):
+            response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
                 # raw + latin-1: multi_items() re-detects the encoding of every header
@@ -91,42 +93,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=body or None,
                 allow_redirects=False,
                 timeout=timeout,
-            ) as response:
-                content = await response.read()
-                status = response.status
-                headers = response.raw_headers
-                reason = response.reason
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(f"timed out connecting: {exc}", request=request) from exc
-        except aiohttp.ServerTimeoutError as exc:
-            raise httpx.ReadTimeout(
-                f"timed out reading the response: {exc}", request=request
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc.os_error or exc), request=request) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(
-                "server disconnected without a complete response", request=request
-            ) from exc
-        except (aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
-            raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
-        except aiohttp.ClientResponseError as exc:
-            # aiohttp's parser refused the status line, a header or the framing.
-            raise MalformedResponse(describe(exc.message), request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.ReadError(describe(exc), request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("timed out", request=request) from exc
+            )
+        declared = response.content_length
+        # One read costs less than a stream of chunks, and is bounded.
+        whole = declared is not None and declared <= _READ_WHOLE
+        stream = _ResponseStream(response, request, whole=whole)
         extensions = {"http_version": b"HTTP/1.1"}
-        if reason:
-            extensions["reason_phrase"] = reason.encode("ascii", "replace")
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
         # stream=, not content=: the caller reads it once (content= reads it here too).
         return httpx.Response(
-            status,
-            headers=headers,
-            stream=httpx.ByteStream(content),
+            response.status,
+            headers=response.raw_headers,
+            stream=stream,
             request=request,
             extensions=extensions,
         )
@@ -136,3 +115,61 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+
+
+#: Bodies up to this size (by Content-Length) are read in one call.
+_READ_WHOLE = 1 << 20
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The body of an aiohttp response (in one read, or chunk by chunk), errors in httpx's terms.
+
+    Nothing is read before the caller iterates: it may refuse the body by its head.
+    """
+
+    def __init__(
+        self, response: aiohttp.ClientResponse, request: httpx.Request, *, whole: bool
+    ) -> None:
+        self._response = response
+        self._request = request
+        self._whole = whole
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped_errors(self._request):
+            if self._whole:
+                yield await self._response.read()
+                return
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        """Give the connection back (closed, unless the body was read to its end)."""
+        self._response.release()
+
+
+@contextlib.contextmanager
+def _mapped_errors(request: httpx.Request) -> Iterator[None]:
+    """Raise aiohttp's failures as the httpx exceptions that say what happened."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(f"timed out connecting: {exc}", request=request) from exc
+    except aiohttp.ServerTimeoutError as exc:
+        raise httpx.ReadTimeout(f"timed out reading the response: {exc}", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(str(exc.os_error or exc), request=request) from exc
+    except aiohttp.ServerDisconnectedError as exc:
+        raise httpx.RemoteProtocolError(
+            "server disconnected without a complete response", request=request
+        ) from exc
+    except (aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
+        raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
+    except aiohttp.ClientResponseError as exc:
+        # aiohttp's parser refused the status line, a header or the framing.
+        raise MalformedResponse(describe(exc.message), request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx.ReadError(describe(exc), request=request) from exc
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout("timed out", request=request) from exc
