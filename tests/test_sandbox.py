@@ -657,7 +657,7 @@ def test_server_stops_cleanly() -> None:
         assert server.running
         assert client.get("instruments/synthesis/").status_code == 200  # keep-alive left open
     assert not server.running
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # trio's idle workers may exit
     assert _refuses(server.port)
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.base_url, headers=KEY)
@@ -739,7 +739,7 @@ def test_process_server_serves_the_same_data_and_stops_cleanly() -> None:
         assert child is not None
     assert not server.running
     assert child.process.returncode is not None
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # trio's idle workers may exit
     assert _refuses(server.port)
     with pytest.raises(RuntimeError, match="not running"):
         child.stats(1.0)
