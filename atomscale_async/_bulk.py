@@ -36,6 +36,7 @@ import attrs
 import sniffio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
 from ._errors import APITimeoutError, AtomscaleError, BulkFetchError, NotFoundError
 from ._generated.models import DataEntry, OESResult, SIMSResult
 from ._model import Model
@@ -54,7 +55,6 @@ __all__ = [
     "iter_results",
 ]
 
-CATALOGUE_CHUNK = 100
 #: Catalogue lookups in flight at once (each resolves up to 100 ids).
 CATALOGUE_WIDTH = 4
 KNOWN_TYPES = ("sims", "oes")
@@ -375,7 +375,9 @@ class _Run:
         async with chunks, work:
             async for chunk in chunks:
                 try:
-                    entries = await self.client.data_entries.list(data_ids=chunk)
+                    params = [("data_ids", data_id) for data_id in chunk]
+                    content = await self.client._request("GET", "data_entries/", params=params)
+                    entries = decode_catalogue(content, "GET /data_entries/")
                 except AtomscaleError as exc:
                     for data_id in chunk:
                         await self.emit(Outcome(data_id, error=exc))

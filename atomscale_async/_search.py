@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, overload
 
-from ._convert import decode
+from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
 from ._generated.models import DataEntry
 from ._optional import require
 
@@ -38,9 +38,6 @@ STATUSES: Final = (
     "all",
 )
 """The values ``status=`` takes; ``"all"`` (the default) matches every entry."""
-
-CATALOGUE_CHUNK: Final = 100
-"""The most ``data_ids`` one catalogue request takes."""
 
 DateLike = datetime | str
 """A moment: an aware ``datetime``, a naive one (taken as UTC) or an ISO 8601 string."""
@@ -335,10 +332,8 @@ async def search(
     # One after another: a search is a handful of requests, and the first failure
     # raises as itself (a typed API error), never wrapped in an exception group.
     answers = [
-        decode(
-            await sender._request("GET", "data_entries/", params=params),
-            list[DataEntry],
-            "GET /data_entries/",
+        decode_catalogue(
+            await sender._request("GET", "data_entries/", params=params), "GET /data_entries/"
         )
         for params in requests
     ]
