@@ -17,7 +17,7 @@ try:
     import respx
     from respx.models import AllMockedAssertionError, ResolvedRoute
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise MissingExtraError("atomscale_async.testing", "respx", "test") from exc
+    raise MissingExtraError("atomscale_async.testing", "respx", "testing") from exc
 
 from atomscale_async.sandbox._data import Catalogue
 from atomscale_async.sandbox._faults import Faults
