@@ -24,8 +24,10 @@ ROOT = Path(__file__).parent
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
-nox.options.default_venv_backend = "venv"
+# uv where it is installed (CI installs it: several times faster), else the stdlib's venv.
+nox.options.default_venv_backend = "uv|venv"
 nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"  # test the Pythons that are installed, nothing else
 
 # The version of the interpreter that runs nox (found first by nox for its own version):
 # `python3 -m nox` tests with python3, in a virtualenv of its own for each version
@@ -81,6 +83,13 @@ def pythons(session: nox.Session) -> None:
     _pytest(session, *FAST)
 
 
+# What is installed in a session's virtualenv (uv's have no pip).
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+
+
 def core_floors() -> list[str]:
     """`name==floor` for every core dependency, from the `>=` bounds in pyproject.toml."""
     import tomllib  # 3.11+: on an older Python the sessions fail with a clear message instead
@@ -104,11 +113,11 @@ def lowest(session: nox.Session) -> None:
     pins = core_floors()
     constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
     session.install("-c", str(constraints), "-e", TEST_EXTRAS)
-    listed = session.run("python", "-m", "pip", "list", "--format=json", silent=True)
+    listed = session.run("python", "-c", LIST_DISTRIBUTIONS, silent=True)
     assert isinstance(listed, str)
     installed = {
-        canonicalize_name(item["name"]): Version(item["version"])
-        for item in json.loads(listed.strip().splitlines()[-1])
+        canonicalize_name(name): Version(version)
+        for name, version in json.loads(listed.strip().splitlines()[-1]).items()
     }
     wrong = []
     for pin in map(Requirement, pins):
