@@ -1,23 +1,30 @@
 """Client: the blocking facade over one long-lived event-loop thread.
 
 Every ``Client`` method runs the matching ``AsyncClient`` coroutine on an
-anyio blocking portal that lives on its own daemon thread for the client's
-whole life, so pooled connections are reused between calls. It works from any
-thread, also one whose event loop is running (Jupyter, async frameworks).
+event loop that lives on its own daemon thread for the client's whole life, so
+pooled connections are reused between calls. It works from any thread, also one
+whose event loop is running (Jupyter, async frameworks). A Ctrl-C landing at any
+moment of a call cancels it and returns once nothing of it runs any more.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
+import contextvars
 import threading
+import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Sequence
 from os import PathLike
 from types import TracebackType
-from typing import Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 import anyio
 import httpx
+import sniffio
+from anyio.abc import TaskGroup
 from anyio.from_thread import BlockingPortal
 
 from . import _bulk
@@ -45,27 +52,113 @@ _SYNC_NOTE = """
         ``on_progress`` runs on the client's event-loop thread.
         """
 
-_POLL_SECONDS = 0.2
+# How often a waiting thread wakes up: a blocked wait would not see a Ctrl-C that
+# the OS delivered to another thread.
+_POLL_SECONDS = 0.1
+# How long a Ctrl-C waits for the interrupted call to stop.
 _CANCEL_GRACE_SECONDS = 5.0
 
 
+class _Job(Generic[T]):
+    """One coroutine that a calling thread runs on the loop thread.
+
+    The calling thread hands it over by appending it to a deque and learns that it
+    ended by acquiring a bare lock: single C calls, so that a Ctrl-C landing anywhere
+    in the calling thread can neither lose a job the loop thread will run nor leave a
+    lock held that the loop thread needs (as a Python-level wait such as
+    ``Event.wait`` or ``concurrent.futures.Future.result`` can). All else about a job
+    happens on the loop thread.
+    """
+
+    __slots__ = (
+        "_call",
+        "_scope",
+        "cancel_requested",
+        "context",
+        "done",
+        "finished",
+        "outcome",
+        "taken",
+    )
+
+    def __init__(self, call: Callable[[], Awaitable[T]]) -> None:
+        self._call = call
+        self._scope: anyio.CancelScope | None = None
+        # The caller's context variables, as anyio's portal passes them on.
+        self.context = contextvars.copy_context()
+        self.context.run(sniffio.current_async_library_cvar.set, "asyncio")
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.taken = False  # set by the loop thread before the job leaves the queue
+        self.cancel_requested = False  # set by the calling thread
+        self.finished = False  # set by the loop thread before it releases ``done``
+        self.outcome: tuple[Literal[True], T] | tuple[Literal[False], Exception] | None = None
+
+    async def run(self) -> None:
+        """Run the call unless cancelled first (loop thread)."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                if self.cancel_requested:
+                    return
+                try:
+                    self.outcome = (True, await self._call())
+                except Exception as exc:
+                    self.outcome = (False, exc)
+        finally:
+            self._scope = None
+            self.finish()
+
+    def cancel(self) -> None:
+        """Cancel the running call (loop thread)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    def finish(self) -> None:
+        """Mark the job ended and wake its caller (loop thread)."""
+        self.finished = True
+        self.done.release()
+
+    def result(self) -> T:
+        """The call's value, or its exception raised (calling thread, once finished)."""
+        if self.outcome is None:
+            raise RuntimeError("the call was cancelled: the client was closed meanwhile")
+        if self.outcome[0]:
+            return self.outcome[1]
+        raise self.outcome[1]
+
+
 class _LoopThread:
-    """An event loop on a daemon thread, driven through a blocking portal."""
+    """An event loop on a daemon thread: a blocking portal, and jobs run for other threads."""
 
     def __init__(self) -> None:
         ready = threading.Event()
         self.portal: BlockingPortal | None = None
         self.error: BaseException | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._task_group: TaskGroup | None = None
+        self._accepting = False
+        self._queue: collections.deque[_Job[Any]] = collections.deque()
+        self._running: set[_Job[Any]] = set()
 
         async def serve() -> None:
-            async with BlockingPortal() as portal:
-                self.portal = portal
-                ready.set()
-                await portal.sleep_until_stopped()
+            self._event_loop = asyncio.get_running_loop()
+            try:
+                async with BlockingPortal() as portal, anyio.create_task_group() as jobs:
+                    self.portal = portal
+                    self._task_group = jobs
+                    self._accepting = True
+                    ready.set()
+                    await portal.sleep_until_stopped()
+                    self._accepting = False
+                    jobs.cancel_scope.cancel()
+            finally:
+                self._accepting = False
+                self._drain()  # ends the jobs still queued, without running them
 
         def run() -> None:
             try:
-                anyio.run(serve)
+                anyio.run(serve, backend="asyncio")
             except BaseException as exc:  # pragma: no cover - reported to the caller
                 self.error = exc
                 ready.set()
@@ -77,6 +170,71 @@ class _LoopThread:
         ready.wait()
         if self.portal is None:
             raise RuntimeError(f"could not start the event-loop thread: {self.error!r}")
+
+    def run(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call()`` on the loop and block until it ends; Ctrl-C cancels it and waits."""
+        job = _Job(call)
+        try:
+            self.submit(job)
+            self.wait(job)
+        except BaseException:
+            self.cancel(job)
+            raise
+        return job.result()
+
+    def submit(self, job: _Job[Any]) -> None:
+        """Hand ``job`` to the loop thread, which runs it (calling thread)."""
+        self._queue.append(job)
+        self._wake()
+
+    def wait(self, job: _Job[Any], timeout: float | None = None) -> None:
+        """Block until the loop thread has ended ``job``, it stopped, or ``timeout`` passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not job.finished and self.thread.is_alive():
+            if job.done.acquire(timeout=_POLL_SECONDS):
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                return
+
+    def cancel(self, job: _Job[Any]) -> None:
+        """Cancel ``job`` and wait until it has stopped (calling thread; no-op once ended)."""
+        job.cancel_requested = True
+        # Once queued, the job belongs to the loop thread, which marks it taken before
+        # it leaves the queue: a job in neither state was never handed over.
+        try:
+            handed_over = job in self._queue or job.taken
+        except RuntimeError:  # the queue changed while it was searched
+            handed_over = True
+        if handed_over and not job.finished:
+            self._wake()
+            self.wait(job, _CANCEL_GRACE_SECONDS)
+
+    def _wake(self) -> None:
+        loop = self._event_loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended
+                loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """Start the queued jobs and cancel those whose caller asked (loop thread)."""
+        while self._queue:
+            job = self._queue[0]
+            job.taken = True
+            self._queue.popleft()
+            if job.cancel_requested or not self._accepting or self._task_group is None:
+                job.finish()
+            else:
+                self._running.add(job)
+                job.context.run(self._task_group.start_soon, self._run_job, job)
+        for job in self._running:
+            if job.cancel_requested:
+                job.cancel()
+
+    async def _run_job(self, job: _Job[Any]) -> None:
+        try:
+            await job.run()
+        finally:
+            self._running.discard(job)
 
     def stop(self) -> None:
         portal = self.portal
@@ -106,7 +264,8 @@ class Client(SyncResources):
 
     Takes the same arguments as ``AsyncClient``; its ``http_client`` (an
     ``httpx.AsyncClient``) is driven on the client's own event-loop thread.
-    Safe to share between threads. Ctrl-C during a call cancels it.
+    Safe to share between threads. Ctrl-C during a call (or while iterating
+    ``iter_results``) cancels it and returns once none of its requests runs.
     """
 
     def __init__(
@@ -156,45 +315,7 @@ class Client(SyncResources):
         if threading.current_thread() is self._loop.thread:
             raise RuntimeError("a Client method was called from its own event-loop thread")
 
-        # The loop thread hands the outcome over through ``outcome`` and signals
-        # with a bare lock. The waiting thread must not hold any lock the loop
-        # thread needs: a Ctrl-C that lands inside a Python-level lock wrapper
-        # (Event.wait, concurrent.futures.wait) can leave that lock held and
-        # freeze the loop thread. Lock.acquire/release are single C calls.
-        done = threading.Lock()
-        done.acquire()
-        started = threading.Event()
-        outcome: list[tuple[bool, object]] = []
-
-        async def run() -> None:
-            started.set()
-            try:
-                outcome.append((True, await call()))
-            except Exception as exc:
-                outcome.append((False, exc))
-            finally:
-                done.release()
-
-        future = portal.start_task_soon(run)
-        try:
-            # Wake up now and then: a blocked wait would not see a Ctrl-C that
-            # the OS delivered to another thread.
-            while not done.acquire(timeout=_POLL_SECONDS):
-                pass
-        except BaseException:
-            # Ctrl-C (or any exception raised in this thread while waiting):
-            # cancel the coroutine and wait until it has really stopped.
-            future.cancel()
-            if started.is_set():
-                done.acquire(timeout=_CANCEL_GRACE_SECONDS)
-            raise
-        if not outcome:
-            raise RuntimeError("the call was cancelled: the client was closed meanwhile")
-        ok, value = outcome[0]
-        if ok:
-            return value  # type: ignore[return-value]
-        assert isinstance(value, Exception)
-        raise value
+        return self._loop.run(call)
 
     def _stream(self, make: Callable[[], AsyncGenerator[T, None]]) -> Generator[T, None, None]:
         """Run an async iterator in one task on the loop thread; hand its items over in batches.
@@ -226,14 +347,16 @@ class Client(SyncResources):
                     break
             return batch
 
-        future = portal.start_task_soon(pump)
+        pumping = _Job(pump)
         try:
+            self._loop.submit(pumping)
             while batch := self._run(next_batch):
                 yield from batch
-            future.result()  # an error raised before or during the iteration
+            self._loop.wait(pumping)
+            pumping.result()  # an error raised before or during the iteration
         finally:
-            if not future.done():
-                future.cancel()
+            # Closed early, interrupted or failed: stop the fetches before returning.
+            self._loop.cancel(pumping)
             receive.close()
 
     @overload
