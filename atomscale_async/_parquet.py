@@ -64,6 +64,10 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _float_list(values: FloatArray) -> list[float]:
+    return values.tolist()  # one C call; Arrow would otherwise iterate the sequence
+
+
 def _json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -82,7 +86,7 @@ def _arrow_type(tp: Any) -> tuple[pa.DataType, Convert]:
     if tp is typing.Any:
         return pa.string(), _json_text  # passed through as received: kept as JSON text
     if tp is FloatArray:
-        return pa.list_(pa.float64()), _identity
+        return pa.list_(pa.float64()), _float_list
     if origin is list:
         (item,) = typing.get_args(tp)
         arrow, convert = _arrow_type(item)
