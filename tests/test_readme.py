@@ -22,6 +22,18 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```python\n(.*?)^```", TEXT, re.S | re.M)
+#: Shell blocks of command lines against the sandbox (not the ones that install, serve or
+#: run nox): each runs verbatim with bash.
+COMMANDS = [
+    block
+    for block in re.findall(r"^```bash\n(.*?)^```", TEXT, re.S | re.M)
+    if all(
+        line.startswith("atomscale-async ")
+        and not re.match(r"atomscale-async (sandbox|demo)", line)
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+]
 FILE_HEADER = re.compile(r"#\s*((?:conftest|test_\w+)\.py)\s*$")
 
 
@@ -96,6 +108,20 @@ def test_readme_test_files_pass_with_pytest(tmp_path: Path, reader_env: dict[str
     assert re.search(r"\b[1-9]\d* passed\b", done.stdout), done.stdout
 
 
+@pytest.mark.parametrize(
+    "block", COMMANDS, ids=[f"{i}:{b.splitlines()[0][:40]}" for i, b in enumerate(COMMANDS)]
+)
+def test_readme_command_lines_run_verbatim(
+    block: str, tmp_path: Path, reader_env: dict[str, str]
+) -> None:
+    bin_dir = str(Path(sys.executable).parent)  # where atomscale-async is installed
+    env = {**reader_env, "PATH": bin_dir + os.pathsep + reader_env.get("PATH", "")}
+    done = run(["bash", "-e", "-o", "pipefail", "-c", block], tmp_path, env)
+    assert done.returncode == 0, f"block failed:\n{block}\n--- stderr ---\n{done.stderr}"
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def test_every_python_block_is_checked() -> None:
     assert len(BLOCKS) == len(SCRIPTS) + len(FILES)
     assert len(SCRIPTS) >= 6
+    assert COMMANDS, "the CLI's examples run too"
