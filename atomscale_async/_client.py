@@ -18,9 +18,10 @@ from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.resources import AsyncResources
-from ._request import USER_AGENT, RequestOptions, SharedState, request
+from ._request import RequestOptions, SharedState, request
 from ._retry import Clock, RateLimitGate
 from ._search import DateLike, SearchResult
+from ._secret import redact_url, resolve_api_key
 from ._transports import build_http_client
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "AsyncClient"]
@@ -44,17 +45,6 @@ def _setup_logging() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     _logger.addHandler(handler)
     _logger.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
-
-
-def _resolve_api_key(api_key: str | None) -> str:
-    key = api_key or os.environ.get("ATOMSCALE_API_KEY") or os.environ.get("AS_API_KEY")
-    if not key:
-        raise ValueError(
-            "no API key: pass api_key=... or set the ATOMSCALE_API_KEY environment variable"
-        )
-    if not isinstance(key, str) or any(c in key for c in "\r\n"):
-        raise ValueError("api_key must be a single-line string")
-    return key
 
 
 def _resolve_base_url(base_url: str | httpx.URL | None) -> str:
@@ -142,7 +132,10 @@ class AsyncClient(AsyncResources):
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
     ) -> None:
         _setup_logging()
-        key = _resolve_api_key(api_key)
+        try:
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key  # only ``key`` (whose repr is redacted) stays in this frame
         max_concurrency = _check_count("max_concurrency", max_concurrency, 1)
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise TypeError(
@@ -165,12 +158,7 @@ class AsyncClient(AsyncResources):
             http=http_client or build_http_client(max_concurrency),
             owns_http=http_client is None,
             base_url=_resolve_base_url(base_url),
-            headers={
-                "X-API-KEY": key,
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                "Accept-Encoding": "gzip, deflate",
-            },
+            api_key=key,
             # fast_acquire: no scheduling round-trip when a slot is free.
             limiter=anyio.Semaphore(max_concurrency, fast_acquire=True),
             max_concurrency=max_concurrency,
@@ -523,7 +511,9 @@ class AsyncClient(AsyncResources):
         await self.aclose()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_state"):  # its __init__ failed: shown by traceback with locals
+            return f"<{type(self).__name__} (not initialized)>"
         return (
-            f"<{type(self).__name__} base_url={self.base_url!r} "
+            f"<{type(self).__name__} base_url={redact_url(self.base_url)!r} "
             f"max_concurrency={self.max_concurrency} max_retries={self.max_retries}>"
         )

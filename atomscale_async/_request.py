@@ -35,6 +35,7 @@ from ._retry import (
     retryable_status,
     retryable_transport_error,
 )
+from ._secret import KEY_HEADER, APIKey, redact_url
 from ._transports import HttpxSender, ResponseTooLarge, describe, is_malformed
 from ._version import __version__
 
@@ -71,25 +72,37 @@ class RequestOptions:
 
 @attrs.define(eq=False)
 class SharedState:
-    """What every copy of a client made by ``with_options`` shares."""
+    """What every copy of a client made by ``with_options`` shares.
+
+    Its ``repr`` (and so a traceback's locals) shows neither the key nor a
+    password in the base URL.
+    """
 
     http: httpx.AsyncClient
     owns_http: bool
-    base_url: str
-    headers: dict[str, str]
+    base_url: str = attrs.field(repr=redact_url)
+    api_key: APIKey
     limiter: anyio.Semaphore
     max_concurrency: int
     clock: Clock
     gate: RateLimitGate
     closed: bool = False
-    sender: HttpxSender = attrs.field(init=False)
+    #: The base URL as error messages show it.
+    shown_base_url: str = attrs.field(init=False, repr=False)
+    sender: HttpxSender = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        self.shown_base_url = redact_url(self.base_url)
         self.sender = HttpxSender(
             self.http,
             owned=self.owns_http,
             base_url=self.base_url,
-            headers=self.headers,
+            headers={
+                KEY_HEADER: self.api_key.reveal(),
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            },
         )
 
 
@@ -105,7 +118,7 @@ async def request(
     """Send a request with retries; return the body of its 2xx response."""
     if state.closed:
         raise RuntimeError("this client is closed; create a new one")
-    url = state.base_url + path
+    url = state.shown_base_url + path  # as shown in errors: no password
     if options.total_timeout is None:
         return await _attempts(state, options, method, url, path, params, body)
     with anyio.move_on_after(options.total_timeout) as scope:

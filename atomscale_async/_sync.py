@@ -41,6 +41,7 @@ from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
 from ._search import DateLike, SearchResult
+from ._secret import redact_url, resolve_api_key
 
 __all__ = ["Client"]
 
@@ -282,8 +283,12 @@ class Client(SyncResources):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
     ) -> None:
+        try:
+            key = resolve_api_key(api_key)
+        finally:
+            del api_key  # only ``key`` (whose repr is redacted) stays in this frame
         client = AsyncClient(
-            api_key,
+            key.reveal(),
             base_url=base_url,
             timeout=timeout,
             max_retries=max_retries,
@@ -574,7 +579,9 @@ class Client(SyncResources):
         self.close()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_async"):  # its __init__ failed: shown by traceback with locals
+            return f"<{type(self).__name__} (not initialized)>"
         return (
-            f"<{type(self).__name__} base_url={self.base_url!r} "
+            f"<{type(self).__name__} base_url={redact_url(self.base_url)!r} "
             f"max_concurrency={self.max_concurrency} max_retries={self.max_retries}>"
         )

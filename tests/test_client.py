@@ -19,10 +19,10 @@ from .payloads import OES
 
 def test_key_from_argument_then_env_then_legacy_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AS_API_KEY", "legacy")
-    assert AsyncClient()._state.headers["X-API-KEY"] == "legacy"
+    assert AsyncClient()._state.api_key.reveal() == "legacy"
     monkeypatch.setenv("ATOMSCALE_API_KEY", "primary")
-    assert AsyncClient()._state.headers["X-API-KEY"] == "primary"
-    assert AsyncClient("explicit")._state.headers["X-API-KEY"] == "explicit"
+    assert AsyncClient()._state.api_key.reveal() == "primary"
+    assert AsyncClient("explicit")._state.api_key.reveal() == "explicit"
 
 
 def test_missing_key_names_the_variable() -> None:

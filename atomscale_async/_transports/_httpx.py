@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import attrs
 import httpx
 
+from .._secret import KeyHeaders
 from ._body import read_body
 
 __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
@@ -107,8 +108,9 @@ class HttpxSender:
         self._base_url = base_url
         self._urls = URLJoiner(base_url, uri_reference=self.internals.uri_reference)
         # Built once: httpx copies a Headers object's list instead of re-normalizing a dict.
-        self._get_headers = httpx.Headers(headers)
-        self._post_headers = httpx.Headers({**headers, "Content-Type": "application/json"})
+        # KeyHeaders: their repr (a traceback's locals) hides the key.
+        self._get_headers = KeyHeaders(headers)
+        self._post_headers = KeyHeaders({**headers, "Content-Type": "application/json"})
 
     async def send(
         self,

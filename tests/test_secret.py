@@ -1,0 +1,365 @@
+"""The key (and a password in the base URL) stays out of reprs, messages and tracebacks.
+
+Error trackers record every local variable of every frame by its ``repr``
+(``traceback.TracebackException(..., capture_locals=True)``). Frames inside
+httpx or aiohttp necessarily hold the plain header; the SDK's own must not.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+import atomscale_async
+from atomscale_async import AsyncClient, Client
+from atomscale_async._secret import APIKey, KeyHeaders, redact_url
+
+from .local_http import Answer, LocalServer, Received
+from .payloads import OES
+
+KEY = "sk-live-traceback-key-77"
+PASSWORD = "url-pass-word-31"
+SECRETS = (KEY, PASSWORD)
+PACKAGE = str(Path(atomscale_async.__file__).parent)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception reachable from it (causes, contexts, groups, bulk errors)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        todo += list(getattr(current, "exceptions", ()))
+        errors = getattr(current, "errors", None)
+        todo += list(errors.values()) if isinstance(errors, dict) else []
+
+
+def _frames(tb: TracebackType | None) -> Iterator[Any]:
+    while tb is not None:
+        yield tb.tb_frame
+        tb = tb.tb_next
+
+
+def assert_no_secret_shown(exc: BaseException) -> None:
+    """What a traceback with locals shows of ``exc`` holds no secret in the SDK's part."""
+    assert not isinstance(exc, ExceptionGroup), "a bare group escaped"
+    for error in _chain(exc):
+        text = [str(error), repr(error), *map(repr, vars(error).values())]
+        text += getattr(error, "__notes__", [])
+        assert not any(s in t for s in SECRETS for t in text), (type(error), text)
+        shown = traceback.TracebackException(
+            type(error), error, error.__traceback__, capture_locals=True, compact=True
+        )
+        for frame in shown.stack:
+            if not frame.filename.startswith(PACKAGE):
+                continue
+            for name, value in (frame.locals or {}).items():
+                assert not any(s in value for s in SECRETS), (frame.name, name, value)
+        # An SDK object anywhere on the stack (httpx's frames included) has a safe repr.
+        for frame in _frames(error.__traceback__):
+            for value in list(frame.f_locals.values()):
+                if type(value).__module__.startswith("atomscale_async"):
+                    assert not any(s in repr(value) for s in SECRETS), repr(value)
+
+
+# ----------------------------------------------------------------------- the error cases
+
+Call = Callable[[Any], Any]
+
+
+def _status(status: int, **headers: str) -> Callable[[Received], Answer]:
+    return lambda _: Answer(status, b'{"detail": "no"}', headers)
+
+
+STATUS_CASES: dict[str, tuple[Callable[[Received], Answer], Call]] = {
+    f"{status}-{name}": (_status(status, **headers), call)
+    for status, headers, calls in (
+        (400, {}, ("oes",)),
+        (401, {}, ("oes", "list", "create")),
+        (403, {}, ("oes",)),
+        (404, {}, ("oes",)),
+        (409, {}, ("create",)),
+        (422, {}, ("oes", "create")),
+        (429, {"Retry-After": "9999"}, ("oes", "list")),
+        (500, {}, ("oes", "list", "create")),
+        (503, {}, ("oes",)),
+    )
+    for name, call in (
+        ("oes", lambda c: c.oes.get("x")),
+        ("list", lambda c: c.data_entries.list(["a", "b"])),
+        (
+            "create",
+            lambda c: c.target_materials.create(sample={"sample_name": "s", "substrate": "Si"}),
+        ),
+    )
+    if name in calls
+}
+BODY_CASES: dict[str, tuple[Callable[[Received], Answer], Call]] = {
+    "not-json": (lambda _: Answer(200, b"<html>"), lambda c: c.oes.get("x")),
+    "wrong-shape": (lambda _: Answer(200, b'{"data_id": 3}'), lambda c: c.oes.get("x")),
+    "bulk-some-fail": (
+        lambda r: Answer(200, _oes_body()) if r.path.endswith("/ok") else Answer(404),
+        lambda c: c.get(["ok", "missing", "gone"], data_type="oes"),
+    ),
+    "bulk-unknown-kind": (
+        lambda _: Answer(200, b'{"data_entries": []}'),
+        lambda c: c.get(["a", "b"]),
+    ),
+    "bad-input": (lambda _: Answer(), lambda c: c.target_materials.create(sample={"x": 1})),
+    "bad-data-type": (lambda _: Answer(), lambda c: c.get(["a"], data_type="xps")),
+}
+
+
+def _oes_body() -> bytes:
+    import orjson
+
+    return orjson.dumps(OES)
+
+
+def _base_url(port: int) -> str:
+    return f"http://reader:{PASSWORD}@127.0.0.1:{port}/"
+
+
+@pytest.fixture(params=["async", "sync"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _call_and_catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
+    """Run ``call`` on a fresh client (AsyncClient on the test's backend, or Client)."""
+    kwargs = {"max_retries": 0, **kwargs}
+    if mode == "sync":
+        with Client(KEY, **kwargs) as client:
+            try:
+                call(client)
+            except Exception as exc:
+                return exc
+        raise AssertionError("no error")
+    raise AssertionError("async cases run through _acall_and_catch")
+
+
+async def _acall_and_catch(call: Call, **kwargs: Any) -> BaseException:
+    kwargs = {"max_retries": 0, **kwargs}
+    async with AsyncClient(KEY, **kwargs) as client:
+        try:
+            await call(client)
+        except Exception as exc:
+            return exc
+    raise AssertionError("no error")
+
+
+async def _catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
+    if mode == "sync":
+        return await anyio.to_thread.run_sync(lambda: _call_and_catch(mode, call, **kwargs))
+    return await _acall_and_catch(call, **kwargs)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", [*STATUS_CASES, *BODY_CASES])
+async def test_no_secret_in_a_traceback_with_locals(mode: str, case: str) -> None:
+    script, call = {**STATUS_CASES, **BODY_CASES}[case]
+    with LocalServer(script) as server:
+        error = await _catch(mode, call, base_url=_base_url(server.port))
+    assert isinstance(error, atomscale_async.AtomscaleError | ValueError)
+    assert_no_secret_shown(error)
+
+
+@pytest.mark.anyio
+async def test_no_secret_in_a_traceback_after_retries(mode: str) -> None:
+    with LocalServer(_status(503)) as server:
+        error = await _catch(
+            mode, lambda c: c.oes.get("x"), base_url=_base_url(server.port), max_retries=1
+        )
+    assert len(server.received) == 2
+    assert_no_secret_shown(error)
+
+
+def _refused_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class _Silent:
+    """Accepts connections and never answers (or closes them at once)."""
+
+    def __init__(self, close: bool) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.close = close
+        self.conns: list[socket.socket] = []
+
+    def accept_all(self) -> None:
+        self.sock.settimeout(0.05)
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                if self.close:
+                    conn.recv(65536)
+                    conn.close()
+                else:
+                    self.conns.append(conn)
+        except OSError:
+            pass
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["refused", "read-timeout", "dropped", "total-timeout"])
+async def test_no_secret_in_a_traceback_of_a_connection_failure(mode: str, kind: str) -> None:
+    if kind == "refused":
+        error = await _catch(mode, lambda c: c.oes.get("x"), base_url=_base_url(_refused_port()))
+    else:
+        silent = _Silent(close=kind == "dropped")
+        stop = False
+
+        def serve() -> None:
+            while not stop:
+                silent.accept_all()
+
+        options: dict[str, Any] = {"base_url": _base_url(silent.port)}
+        options["timeout" if kind == "read-timeout" else "total_timeout"] = 0.15
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, serve)
+            try:
+                error = await _catch(mode, lambda c: c.oes.get("x"), **options)
+            finally:
+                stop = True
+        silent.sock.close()
+        for conn in silent.conns:
+            conn.close()
+    assert isinstance(error, atomscale_async.APIConnectionError), error
+    assert_no_secret_shown(error)
+
+
+@pytest.mark.anyio
+async def test_no_secret_in_an_iter_results_outcome(mode: str) -> None:
+    with LocalServer(_status(500)) as server:
+        if mode == "sync":
+
+            def run() -> list[Any]:
+                with Client(KEY, base_url=_base_url(server.port), max_retries=0) as client:
+                    return list(client.iter_results(["a", "b"], data_type="sims"))
+
+            outcomes = await anyio.to_thread.run_sync(run)
+        else:
+            async with AsyncClient(KEY, base_url=_base_url(server.port), max_retries=0) as client:
+                outcomes = [o async for o in client.iter_results(["a", "b"], data_type="sims")]
+    assert len(outcomes) == 2
+    for outcome in outcomes:
+        assert outcome.error is not None
+        assert_no_secret_shown(outcome.error)
+
+
+@pytest.mark.anyio
+async def test_no_secret_in_a_closed_client_error(mode: str) -> None:
+    if mode == "sync":
+        client = Client(KEY)
+        client.close()
+        with pytest.raises(RuntimeError) as sync_info:
+            client.oes.get("x")
+        assert_no_secret_shown(sync_info.value)
+        return
+    aclient = AsyncClient(KEY)
+    await aclient.aclose()
+    with pytest.raises(RuntimeError) as info:
+        await aclient.oes.get("x")
+    assert_no_secret_shown(info.value)
+
+
+@pytest.mark.parametrize("cls", [AsyncClient, Client])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"base_url": "ftp://x/"},
+        {"timeout": -1},
+        {"max_retries": -1},
+        {"http_client": object()},
+        {"max_concurrency": 0},
+    ],
+)
+def test_no_secret_in_a_traceback_of_a_bad_argument(
+    cls: type[AsyncClient | Client], kwargs: dict[str, Any]
+) -> None:
+    with pytest.raises((ValueError, TypeError)) as info:
+        cls(KEY, **kwargs)
+    assert_no_secret_shown(info.value)
+
+
+def test_a_key_with_a_line_break_is_refused_without_showing_it() -> None:
+    with pytest.raises(ValueError, match="single-line") as info:
+        AsyncClient(KEY + "\n")
+    assert_no_secret_shown(info.value)
+
+
+# ----------------------------------------------------------------------- the pieces
+
+
+def test_the_key_and_its_headers_have_redacted_reprs() -> None:
+    key = APIKey(KEY)
+    assert key.reveal() == KEY
+    for text in (repr(key), str(key), f"{key}", repr([key]), repr(KeyHeaders({"X-API-KEY": KEY}))):
+        assert KEY not in text
+    assert "user-agent" in repr(KeyHeaders({"X-API-KEY": KEY, "User-Agent": "ua"}))
+    with pytest.raises(TypeError):
+        pickle.dumps(key)
+    # httpx copies the headers (and the key) into each request it builds.
+    assert (
+        httpx.Request("GET", "https://h/", headers=KeyHeaders({"X-API-KEY": KEY})).headers[
+            "x-api-key"
+        ]
+        == KEY
+    )
+
+
+def test_client_state_repr_hides_the_key_and_the_password() -> None:
+    client = AsyncClient(KEY, base_url=f"https://me:{PASSWORD}@host.example/api/")
+    sync = Client(KEY, base_url=f"https://me:{PASSWORD}@host.example/api/")
+    try:
+        for text in (repr(client._state), repr(client), repr(sync), repr(vars(client))):
+            assert not any(s in text for s in SECRETS), text
+        assert "me:***@host.example" in repr(client)
+    finally:
+        sync.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://me:pw@host.example/api/", "https://me:***@host.example/api/"),
+        ("https://token@host.example/", "https://***@host.example/"),
+        ("http://me:p@ss@127.0.0.1:80/x?q=a@b", "http://me:***@127.0.0.1:80/x?q=a@b"),
+        ("https://host.example/a@b", "https://host.example/a@b"),
+        ("https://host.example/", "https://host.example/"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.anyio
+async def test_a_password_in_the_base_url_is_not_in_error_messages() -> None:
+    with LocalServer(_status(404)) as server:
+        async with AsyncClient(KEY, base_url=_base_url(server.port), max_retries=0) as client:
+            with pytest.raises(atomscale_async.NotFoundError) as info:
+                await client.oes.get("x")
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in info.value.url
+    assert f"reader:***@127.0.0.1:{server.port}/oes/x" in str(info.value)
