@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import os
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from os import PathLike
@@ -47,28 +49,75 @@ def _setup_logging() -> None:
     _logger.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
 
 
-def _resolve_base_url(base_url: str | httpx.URL | None) -> str:
+_INSECURE_HTTP_ENV = "ATOMSCALE_ALLOW_INSECURE_HTTP"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve_base_url(base_url: str | httpx.URL | None, allow_insecure_http: bool | None) -> str:
     raw = str(
         base_url
         or os.environ.get("ATOMSCALE_BASE_URL")
         or os.environ.get("AS_API_ENDPOINT")
         or DEFAULT_BASE_URL
     )
-    url = httpx.URL(raw)
+    try:
+        url = httpx.URL(raw)
+    except httpx.InvalidURL:
+        url = httpx.URL()
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(
-            f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {raw!r}"
+            f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {redact_url(raw)!r}"
+        )
+    if allow_insecure_http is None:
+        allow_insecure_http = os.environ.get(_INSECURE_HTTP_ENV, "").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+        raise ValueError(
+            f"base_url {redact_url(raw)!r} would send the API key unencrypted to another "
+            "machine: use https://, or, for a server you trust on your own network (such as "
+            "a sandbox in a container), pass allow_insecure_http=True, set "
+            f"{_INSECURE_HTTP_ENV}=1, or give the command line --allow-insecure-http"
         )
     return raw if raw.endswith("/") else raw + "/"
 
 
+def _check_timeout_part(name: str, value: object, *, optional: bool) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(
+            f"timeout's {name} part must be a positive, finite number of seconds"
+            f"{' or None' if optional else ''}, got {value!r}"
+        )
+
+
 def _resolve_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
+        # Without a connect or read bound, a dead server holds a request forever.
+        _check_timeout_part("connect", timeout.connect, optional=False)
+        _check_timeout_part("read", timeout.read, optional=False)
+        _check_timeout_part("write", timeout.write, optional=True)
+        _check_timeout_part("pool", timeout.pool, optional=True)
         return timeout
     if timeout is None:
         raise ValueError("timeout=None would wait forever; pass seconds or an httpx.Timeout")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < math.inf
+    ):
+        raise ValueError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
     return httpx.Timeout(float(timeout))
 
 
@@ -79,8 +128,8 @@ def _check_count(name: str, value: object, minimum: int) -> int:
 
 
 def _check_seconds(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
     return float(value)
 
 
@@ -99,12 +148,15 @@ class AsyncClient(AsyncResources):
         api_key: The API key; else ``ATOMSCALE_API_KEY``, else ``AS_API_KEY``.
         base_url: The API root; else ``ATOMSCALE_BASE_URL``, else ``AS_API_ENDPOINT``,
             else ``https://api.atomscale.ai/``. A path prefix is kept.
-        timeout: Seconds, or an ``httpx.Timeout``; defaults to 5 s connect, 60 s read.
+        timeout: Seconds, or an ``httpx.Timeout`` (connect and read bounded);
+            defaults to 5 s connect, 60 s read. The one timeout of every request,
+            also through an ``http_client``.
         max_retries: Retries after the first attempt (see the README's retry policy).
         max_concurrency: Requests in flight at once, for the whole client; the
             connection pool is sized to it.
         http_client: An ``httpx.AsyncClient`` to send through instead of the
-            default one; the SDK does not close it.
+            default one; the SDK does not close it. Its headers, auth, hooks and
+            cookies apply, but not its timeout: ``timeout=`` above wins.
         max_retry_after: The longest ``Retry-After`` (seconds) honoured by
             waiting; a longer one raises ``RateLimitError`` at once.
         total_timeout: Seconds one request may take, its retries and waits included
@@ -115,6 +167,9 @@ class AsyncClient(AsyncResources):
             streams in and while it is decompressed (``ResponseTooLargeError``).
         max_catalogue_response_bytes: The same for catalogue answers
             (``data_entries``), which are unpaged: 1 GiB by default.
+        allow_insecure_http: Allow an ``http://`` base URL to a host other than
+            this machine (loopback is always allowed); else
+            ``ATOMSCALE_ALLOW_INSECURE_HTTP=1``.
     """
 
     def __init__(
@@ -130,6 +185,7 @@ class AsyncClient(AsyncResources):
         total_timeout: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         _setup_logging()
         try:
@@ -157,7 +213,7 @@ class AsyncClient(AsyncResources):
         state = SharedState(
             http=http_client or build_http_client(max_concurrency),
             owns_http=http_client is None,
-            base_url=_resolve_base_url(base_url),
+            base_url=_resolve_base_url(base_url, allow_insecure_http),
             api_key=key,
             # fast_acquire: no scheduling round-trip when a slot is free.
             limiter=anyio.Semaphore(max_concurrency, fast_acquire=True),

@@ -282,6 +282,7 @@ class Client(SyncResources):
         total_timeout: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
+        allow_insecure_http: bool | None = None,
     ) -> None:
         try:
             key = resolve_api_key(api_key)
@@ -298,6 +299,7 @@ class Client(SyncResources):
             total_timeout=total_timeout,
             max_response_bytes=max_response_bytes,
             max_catalogue_response_bytes=max_catalogue_response_bytes,
+            allow_insecure_http=allow_insecure_http,
         )
         loop = _LoopThread()
         self._setup(client, loop)

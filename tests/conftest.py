@@ -34,6 +34,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "ATOMSCALE_BASE_URL",
         "AS_API_ENDPOINT",
         "ATOMSCALE_LOG",
+        "ATOMSCALE_ALLOW_INSECURE_HTTP",
     ):
         monkeypatch.delenv(name, raising=False)
 

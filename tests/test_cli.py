@@ -413,3 +413,21 @@ def test_sandbox_command_serves_until_interrupted() -> None:
             process.communicate()
     assert done.status == 0
     assert "Traceback" not in done.stderr
+
+
+def test_allow_insecure_http_lets_an_http_base_url_to_another_machine_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from atomscale_async._cli._commands import api_client
+    from atomscale_async._cli._output import CLIError
+    from atomscale_async._cli._parser import build_parser
+
+    monkeypatch.delenv("ATOMSCALE_ALLOW_INSECURE_HTTP", raising=False)
+    common = ["--base-url", "http://sandbox:8000/", "--api-key", "k"]
+    refused = build_parser().parse_args([*common, "instruments", "list"])
+    with pytest.raises(CLIError, match="--allow-insecure-http"):
+        api_client(refused)
+    allowed = build_parser().parse_args([*common, "--allow-insecure-http", "instruments", "list"])
+    assert api_client(allowed).base_url == "http://sandbox:8000/"
+    monkeypatch.setenv("ATOMSCALE_ALLOW_INSECURE_HTTP", "1")
+    assert api_client(refused).base_url == "http://sandbox:8000/"

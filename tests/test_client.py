@@ -34,11 +34,11 @@ def test_base_url_from_argument_then_env_then_legacy_then_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert AsyncClient("k").base_url == "https://api.atomscale.ai/"
-    monkeypatch.setenv("AS_API_ENDPOINT", "http://legacy.example/api")
-    assert AsyncClient("k").base_url == "http://legacy.example/api/"
-    monkeypatch.setenv("ATOMSCALE_BASE_URL", "http://primary.example/")
-    assert AsyncClient("k").base_url == "http://primary.example/"
-    assert AsyncClient("k", base_url="http://arg.example/v2").base_url == "http://arg.example/v2/"
+    monkeypatch.setenv("AS_API_ENDPOINT", "https://legacy.example/api")
+    assert AsyncClient("k").base_url == "https://legacy.example/api/"
+    monkeypatch.setenv("ATOMSCALE_BASE_URL", "https://primary.example/")
+    assert AsyncClient("k").base_url == "https://primary.example/"
+    assert AsyncClient("k", base_url="https://arg.example/v2").base_url == "https://arg.example/v2/"
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,19 @@ def test_base_url_from_argument_then_env_then_legacy_then_default(
     [
         ({"base_url": "ftp://x/"}, "base_url must be an http"),
         ({"base_url": "not a url"}, "base_url must be an http"),
-        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"timeout": 0}, "timeout must be a positive, finite number"),
+        ({"timeout": float("nan")}, "timeout must be a positive, finite number"),
+        ({"timeout": float("inf")}, "timeout must be a positive, finite number"),
+        ({"timeout": httpx.Timeout(5.0, connect=None)}, "connect part"),
+        ({"timeout": httpx.Timeout(5.0, read=None)}, "read part"),
+        ({"timeout": httpx.Timeout(5.0, connect=float("nan"))}, "connect part"),
+        ({"timeout": httpx.Timeout(5.0, read=float("inf"))}, "read part"),
+        ({"timeout": httpx.Timeout(5.0, read=0)}, "read part"),
+        ({"timeout": httpx.Timeout(5.0, connect=-1)}, "connect part"),
+        ({"timeout": httpx.Timeout(5.0, write=float("nan"))}, "write part"),
+        ({"timeout": httpx.Timeout(None)}, "connect part"),
+        ({"max_retry_after": float("nan")}, "max_retry_after must be a positive"),
+        ({"total_timeout": float("nan")}, "total_timeout must be a positive"),
         ({"timeout": None}, "would wait forever"),
         ({"max_retries": -1}, "max_retries must be an integer >= 0"),
         ({"max_concurrency": 0}, "max_concurrency must be an integer >= 1"),
@@ -57,6 +69,81 @@ def test_base_url_from_argument_then_env_then_legacy_then_default(
 def test_bad_arguments_raise_clear_errors(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AsyncClient("k", **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_timeouts_are_refused_by_with_options_too() -> None:
+    client = AsyncClient("k")
+    for kwargs in (
+        {"timeout": float("nan")},
+        {"timeout": httpx.Timeout(5.0, read=None)},
+        {"max_retry_after": float("nan")},
+        {"total_timeout": float("nan")},
+    ):
+        with pytest.raises(ValueError, match="positive, finite"):
+            client.with_options(**kwargs)
+
+
+def test_a_timeout_without_pool_or_write_bound_is_accepted() -> None:
+    timeout = httpx.Timeout(5.0, pool=None, write=None)
+    assert AsyncClient("k", timeout=timeout).timeout == timeout
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1:8000/",
+        "http://127.3.4.5/",
+        "http://localhost:9/",
+        "http://LOCALHOST/",
+        "http://[::1]:8000/",
+        "https://sandbox:8000/",
+    ],
+)
+def test_http_to_loopback_or_https_anywhere_is_allowed(base_url: str) -> None:
+    assert AsyncClient("k", base_url=base_url).base_url == base_url
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://sandbox:8000/",
+        "http://api.atomscale.ai/",
+        "http://10.0.0.7/",
+        "http://[::2]/",
+        "http://localhost.example/",
+        "http://128.0.0.1/",
+    ],
+)
+def test_http_to_another_machine_needs_an_opt_in(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for cls in (AsyncClient, atomscale_async.Client):
+        with pytest.raises(ValueError, match="unencrypted") as info:
+            cls("k", base_url=base_url)
+        for way in (
+            "allow_insecure_http=True",
+            "ATOMSCALE_ALLOW_INSECURE_HTTP=1",
+            "--allow-insecure-http",
+        ):
+            assert way in str(info.value)
+    assert AsyncClient("k", base_url=base_url, allow_insecure_http=True).base_url == base_url
+    sync = atomscale_async.Client("k", base_url=base_url, allow_insecure_http=True)
+    sync.close()
+    monkeypatch.setenv("ATOMSCALE_BASE_URL", base_url)
+    monkeypatch.setenv("ATOMSCALE_ALLOW_INSECURE_HTTP", "1")
+    assert AsyncClient("k").base_url == base_url
+    with pytest.raises(ValueError, match="unencrypted"):
+        AsyncClient("k", allow_insecure_http=False)
+    monkeypatch.setenv("ATOMSCALE_ALLOW_INSECURE_HTTP", "0")
+    with pytest.raises(ValueError, match="unencrypted"):
+        AsyncClient("k")
+
+
+def test_the_insecure_http_error_hides_a_password() -> None:
+    with pytest.raises(ValueError, match="unencrypted") as info:
+        AsyncClient("k", base_url="http://me:s3cret-pw@sandbox:8000/")
+    assert "s3cret-pw" not in str(info.value)
+    assert "me:***@sandbox" in str(info.value)
 
 
 def test_http_client_must_be_an_async_client() -> None:

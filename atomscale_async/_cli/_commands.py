@@ -38,7 +38,10 @@ def api_client(args: argparse.Namespace, **options: Any) -> AsyncClient:
     """The client a command calls the API with, from ``--api-key`` and ``--base-url``."""
     try:
         return AsyncClient(
-            getattr(args, "api_key", None), base_url=getattr(args, "base_url", None), **options
+            getattr(args, "api_key", None),
+            base_url=getattr(args, "base_url", None),
+            allow_insecure_http=getattr(args, "allow_insecure_http", None),
+            **options,
         )
     except ValueError as exc:
         if "no API key" in str(exc):

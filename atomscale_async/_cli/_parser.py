@@ -100,6 +100,13 @@ def common_options(formats: tuple[str, ...] = ("table", "json")) -> _Parser:
     )
     extra = ", ".join(formats[2:])
     common.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="allow an http:// --base-url to another machine, e.g. a sandbox in a container "
+        "(default: $ATOMSCALE_ALLOW_INSECURE_HTTP)",
+    )
+    common.add_argument(
         "--format",
         choices=formats,
         default=argparse.SUPPRESS,
