@@ -7,8 +7,10 @@ httpx or aiohttp necessarily hold the plain header; the SDK's own must not.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import socket
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -134,13 +136,14 @@ def _base_url(port: int) -> str:
     return f"http://reader:{PASSWORD}@127.0.0.1:{port}/"
 
 
-@pytest.fixture(params=["async", "sync"])
+@pytest.fixture(params=["asyncio", "trio", "sync"])
 def mode(request: pytest.FixtureRequest) -> str:
+    """An AsyncClient on asyncio (aiohttp) or on trio (httpx's pool), or a Client."""
     return str(request.param)
 
 
-def _call_and_catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
-    """Run ``call`` on a fresh client (AsyncClient on the test's backend, or Client)."""
+def _catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
+    """Run ``call`` on a fresh client of ``mode``; return what it raised."""
     kwargs = {"max_retries": 0, **kwargs}
     if mode == "sync":
         with Client(KEY, **kwargs) as client:
@@ -149,39 +152,30 @@ def _call_and_catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
             except Exception as exc:
                 return exc
         raise AssertionError("no error")
-    raise AssertionError("async cases run through _acall_and_catch")
+
+    async def run() -> BaseException:
+        async with AsyncClient(KEY, **kwargs) as client:
+            try:
+                await call(client)
+            except Exception as exc:
+                return exc
+        raise AssertionError("no error")
+
+    return anyio.run(run, backend=mode)
 
 
-async def _acall_and_catch(call: Call, **kwargs: Any) -> BaseException:
-    kwargs = {"max_retries": 0, **kwargs}
-    async with AsyncClient(KEY, **kwargs) as client:
-        try:
-            await call(client)
-        except Exception as exc:
-            return exc
-    raise AssertionError("no error")
-
-
-async def _catch(mode: str, call: Call, **kwargs: Any) -> BaseException:
-    if mode == "sync":
-        return await anyio.to_thread.run_sync(lambda: _call_and_catch(mode, call, **kwargs))
-    return await _acall_and_catch(call, **kwargs)
-
-
-@pytest.mark.anyio
 @pytest.mark.parametrize("case", [*STATUS_CASES, *BODY_CASES])
-async def test_no_secret_in_a_traceback_with_locals(mode: str, case: str) -> None:
+def test_no_secret_in_a_traceback_with_locals(mode: str, case: str) -> None:
     script, call = {**STATUS_CASES, **BODY_CASES}[case]
     with LocalServer(script) as server:
-        error = await _catch(mode, call, base_url=_base_url(server.port))
+        error = _catch(mode, call, base_url=_base_url(server.port))
     assert isinstance(error, atomscale_async.AtomscaleError | ValueError)
     assert_no_secret_shown(error)
 
 
-@pytest.mark.anyio
-async def test_no_secret_in_a_traceback_after_retries(mode: str) -> None:
+def test_no_secret_in_a_traceback_after_retries(mode: str) -> None:
     with LocalServer(_status(503)) as server:
-        error = await _catch(
+        error = _catch(
             mode, lambda c: c.oes.get("x"), base_url=_base_url(server.port), max_retries=1
         )
     assert len(server.received) == 2
@@ -203,73 +197,72 @@ class _Silent:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self.close = close
         self.conns: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
 
-    def accept_all(self) -> None:
-        self.sock.settimeout(0.05)
-        try:
-            while True:
-                conn, _ = self.sock.accept()
-                if self.close:
-                    conn.recv(65536)
-                    conn.close()
-                else:
-                    self.conns.append(conn)
-        except OSError:
-            pass
-
-
-@pytest.mark.anyio
-@pytest.mark.parametrize("kind", ["refused", "read-timeout", "dropped", "total-timeout"])
-async def test_no_secret_in_a_traceback_of_a_connection_failure(mode: str, kind: str) -> None:
-    if kind == "refused":
-        error = await _catch(mode, lambda c: c.oes.get("x"), base_url=_base_url(_refused_port()))
-    else:
-        silent = _Silent(close=kind == "dropped")
-        stop = False
-
-        def serve() -> None:
-            while not stop:
-                silent.accept_all()
-
-        options: dict[str, Any] = {"base_url": _base_url(silent.port)}
-        options["timeout" if kind == "read-timeout" else "total_timeout"] = 0.15
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(anyio.to_thread.run_sync, serve)
+    def _serve(self) -> None:
+        while not self.stop.is_set():
             try:
-                error = await _catch(mode, lambda c: c.oes.get("x"), **options)
-            finally:
-                stop = True
-        silent.sock.close()
-        for conn in silent.conns:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            if self.close:
+                conn.settimeout(1)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                conn.close()
+            else:
+                self.conns.append(conn)
+
+    def __enter__(self) -> _Silent:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+        for conn in self.conns:
             conn.close()
+
+
+@pytest.mark.parametrize("kind", ["refused", "read-timeout", "dropped", "total-timeout"])
+def test_no_secret_in_a_traceback_of_a_connection_failure(mode: str, kind: str) -> None:
+    if kind == "refused":
+        error = _catch(mode, lambda c: c.oes.get("x"), base_url=_base_url(_refused_port()))
+    else:
+        with _Silent(close=kind == "dropped") as silent:
+            options: dict[str, Any] = {"base_url": _base_url(silent.port)}
+            options["timeout" if kind == "read-timeout" else "total_timeout"] = 0.15
+            error = _catch(mode, lambda c: c.oes.get("x"), **options)
     assert isinstance(error, atomscale_async.APIConnectionError), error
     assert_no_secret_shown(error)
 
 
-@pytest.mark.anyio
-async def test_no_secret_in_an_iter_results_outcome(mode: str) -> None:
+def test_no_secret_in_an_iter_results_outcome(mode: str) -> None:
     with LocalServer(_status(500)) as server:
+        options: dict[str, Any] = {"base_url": _base_url(server.port), "max_retries": 0}
         if mode == "sync":
-
-            def run() -> list[Any]:
-                with Client(KEY, base_url=_base_url(server.port), max_retries=0) as client:
-                    return list(client.iter_results(["a", "b"], data_type="sims"))
-
-            outcomes = await anyio.to_thread.run_sync(run)
+            with Client(KEY, **options) as client:
+                outcomes = list(client.iter_results(["a", "b"], data_type="sims"))
         else:
-            async with AsyncClient(KEY, base_url=_base_url(server.port), max_retries=0) as client:
-                outcomes = [o async for o in client.iter_results(["a", "b"], data_type="sims")]
+
+            async def run() -> list[Any]:
+                async with AsyncClient(KEY, **options) as client:
+                    return [o async for o in client.iter_results(["a", "b"], data_type="sims")]
+
+            outcomes = anyio.run(run, backend=mode)
     assert len(outcomes) == 2
     for outcome in outcomes:
         assert outcome.error is not None
         assert_no_secret_shown(outcome.error)
 
 
-@pytest.mark.anyio
-async def test_no_secret_in_a_closed_client_error(mode: str) -> None:
+def test_no_secret_in_a_closed_client_error(mode: str) -> None:
     if mode == "sync":
         client = Client(KEY)
         client.close()
@@ -277,11 +270,15 @@ async def test_no_secret_in_a_closed_client_error(mode: str) -> None:
             client.oes.get("x")
         assert_no_secret_shown(sync_info.value)
         return
-    aclient = AsyncClient(KEY)
-    await aclient.aclose()
-    with pytest.raises(RuntimeError) as info:
-        await aclient.oes.get("x")
-    assert_no_secret_shown(info.value)
+
+    async def run() -> None:
+        aclient = AsyncClient(KEY)
+        await aclient.aclose()
+        with pytest.raises(RuntimeError) as info:
+            await aclient.oes.get("x")
+        assert_no_secret_shown(info.value)
+
+    anyio.run(run, backend=mode)
 
 
 @pytest.mark.parametrize("cls", [AsyncClient, Client])
