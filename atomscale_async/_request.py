@@ -162,7 +162,7 @@ async def _attempts(
                 # Built here, raised below: the httpx exception carries the
                 # request and its X-API-KEY header, so it must not become the
                 # new exception's __context__.
-                failure = _connection_error(exc, method, url, state.headers["X-API-KEY"])
+                failure = _connection_error(exc, method, url, state.api_key)
                 retry = retryable_transport_error(method, exc)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if failure is not None:
@@ -193,7 +193,7 @@ async def _attempts(
 
 
 def _connection_error(
-    exc: httpx.TransportError | httpx.DecodingError, method: str, url: str, key: str
+    exc: httpx.TransportError | httpx.DecodingError, method: str, url: str, key: APIKey
 ) -> APIConnectionError | ResponseTooLargeError:
     if isinstance(exc, ResponseTooLarge):
         option = (
@@ -209,7 +209,7 @@ def _connection_error(
             limit=exc.limit,
         )
     # A server may echo the request back inside a malformed answer.
-    detail = describe(exc).replace(key, "<redacted>")
+    detail = describe(exc).replace(key.reveal(), "<redacted>")
     if isinstance(exc, httpx.TimeoutException):
         phase = (
             "connecting" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting"
