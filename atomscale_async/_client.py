@@ -465,6 +465,10 @@ class AsyncClient(AsyncResources):
 
         Returns:
             An ``ExportSummary``: counts of ids skipped, written and failed.
+
+        Raises:
+            ValueError: A ``.json`` path, an unknown suffix, or a file that is not an export.
+            BlockingIOError: Another export is writing ``path`` now.
         """
         return await _export.export(
             self,

@@ -31,6 +31,7 @@ torn is repaired like any other.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import time
@@ -180,6 +181,20 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def _lock(fd: int, path: Path) -> None:
+    """Take an exclusive advisory lock on an open file, or raise at once (POSIX only)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise BlockingIOError(
+            errno.EWOULDBLOCK, f"{path} is being written by another export"
+        ) from None
+
+
 def _parse(line: bytes) -> tuple[str, bool] | None:
     """``(data_id, succeeded)`` of a complete record line, or None when it is not one."""
     if not line.endswith(b"\n"):
@@ -220,14 +235,24 @@ class JsonLinesFile:
         return self.path.with_name(f".{self.path.name}.compacting")
 
     def open(self, *, overwrite: bool) -> None:
-        """Scan and repair an existing file (or start afresh); open it for appending."""
-        self._compacting.unlink(missing_ok=True)  # left by a run killed while compacting
-        if overwrite:
-            self.path.unlink(missing_ok=True)
-        elif self.path.exists():
-            self._scan()
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        fsync_directory(self.path.parent)
+        """Lock the file; scan and repair it (or empty it); keep it open for appending.
+
+        Raises:
+            BlockingIOError: Another export (in any process) is writing this file.
+        """
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _lock(fd, self.path)
+            self._compacting.unlink(missing_ok=True)  # left by a run killed while compacting
+            if overwrite:
+                os.ftruncate(fd, 0)
+            else:
+                self._scan()
+            fsync_directory(self.path.parent)
+        except BaseException:
+            os.close(fd)  # and so the lock
+            raise
+        self._fd = fd
         self._synced_at = time.monotonic()
 
     def _scan(self) -> None:

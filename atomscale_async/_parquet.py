@@ -202,12 +202,21 @@ class ParquetDataset:
         return self.errors.repaired_bytes
 
     def open(self, *, overwrite: bool) -> None:
-        """Read the ids of the part files there (or remove them); open the failures file."""
-        import pyarrow.parquet as pq
-
+        """Open (and lock) the failures file; read the ids of the part files (or remove them)."""
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"{self.root}: a Parquet export is a directory, and this is a file")
         self.root.mkdir(parents=True, exist_ok=True)
+        self.errors.open(overwrite=overwrite)  # first: its lock keeps a second export out
+        try:
+            self._scan_parts(overwrite=overwrite)
+        except BaseException:
+            self.errors.close(compact=False)
+            raise
+        fsync_directory(self.root)
+
+    def _scan_parts(self, *, overwrite: bool) -> None:
+        import pyarrow.parquet as pq
+
         for directory in self.root.glob("kind=*"):
             for temporary in directory.glob(f".part-*{_TEMPORARY}"):
                 temporary.unlink()  # a part being written when a run was killed
@@ -222,8 +231,6 @@ class ParquetDataset:
                     self._next_part[kind] = max(self._next_part.get(kind, 0), number + 1)
                 ids = pq.read_table(part, columns=["data_id"]).column("data_id")
                 self.done.update(ids.to_pylist())
-        self.errors.open(overwrite=overwrite)
-        fsync_directory(self.root)
 
     def write(self, outcome: Outcome) -> None:
         """Write a failure to ``_errors.jsonl``; buffer a success, writing a part when full."""

@@ -306,6 +306,34 @@ async def test_nothing_to_do_when_everything_is_done(
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("name", ["pull.jsonl", "pull.parquet"])
+async def test_a_second_export_to_the_same_path_at_once_is_refused(
+    router: respx.MockRouter, make_client: ClientFactory, tmp_path: Path, name: str
+) -> None:
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    kinds = kinds_of(30)
+    FakeAPI(router, kinds, delay=0.01)
+    path = tmp_path / name
+    refused: list[BaseException] = []
+    async with make_client(max_concurrency=2) as client, anyio.create_task_group() as tg:
+
+        async def second() -> None:
+            with pytest.raises(BlockingIOError, match="being written by another export") as info:
+                await client.export(list(kinds), path)
+            refused.append(info.value)
+
+        def start_second(done: int, total: int) -> None:
+            if done == 1:  # the first export holds the file now
+                tg.start_soon(second)
+
+        first = await client.export(list(kinds), path, on_progress=start_second)
+    assert len(refused) == 1
+    assert first.complete
+    async with make_client() as client:
+        assert (await client.export(list(kinds), path)).skipped == 30, "free again afterwards"
+
+
 class OrderedAPI(FakeAPI):
     """A FakeAPI that notes the order of catalogue and result requests."""
 
