@@ -87,6 +87,7 @@ async def test_an_answer_cut_off_is_a_connection_error(
             await client._request("GET", "oes/x")
     assert type(info.value) is APIConnectionError
     assert_clean(info.value)
+    assert server.requests == 1, "no transport re-sends on its own"
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))

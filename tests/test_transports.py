@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from atomscale_async import AsyncClient
+from atomscale_async import APIConnectionError, AsyncClient
 from atomscale_async._transports import HttpxInternals, URLJoiner
 
-from .conftest import API_KEY
+from .conftest import API_KEY, ClientFactory
 from .servers import SocketServer
 
 
@@ -97,3 +97,40 @@ def _normalized(request: bytes) -> tuple[bytes, frozenset[bytes], bytes]:
     head, _, body = request.partition(b"\r\n\r\n")
     line, *headers = head.split(b"\r\n")
     return line, frozenset(h for h in headers if not h.lower().startswith(b"host:")), body
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("max_retries", [0, 2])
+async def test_each_attempt_reaches_the_server_once(
+    max_retries: int, make_client: ClientFactory
+) -> None:
+    # A server that reads each request and hangs up: aiohttp would re-send a GET
+    # on its own, unseen by the retry policy, unless its switch is off.
+    with SocketServer("close_after_read") as server:
+        async with make_client(base_url=server.base_url, max_retries=max_retries) as client:
+            with pytest.raises(APIConnectionError):
+                await client._request("GET", "oes/x")
+    assert server.requests == 1 + max_retries
+
+
+async def _aiohttp_resends_a_get_without_the_switch(
+    monkeypatch: pytest.MonkeyPatch, make_client: ClientFactory
+) -> None:
+    # What the test above guards against (asyncio only: trio does not use aiohttp).
+    from atomscale_async._transports import _aiohttp
+
+    assert _aiohttp.resend_switch_exists()
+    monkeypatch.setattr(_aiohttp, "resend_switch_exists", lambda: False)
+    with SocketServer("close_after_read") as server:
+        async with make_client(base_url=server.base_url, max_retries=0) as client:
+            with pytest.raises(APIConnectionError):
+                await client._request("GET", "oes/x")
+    assert server.requests == 2
+
+
+def test_aiohttp_resends_a_get_without_the_switch_on_asyncio(
+    monkeypatch: pytest.MonkeyPatch, make_client: ClientFactory
+) -> None:
+    import asyncio
+
+    asyncio.run(_aiohttp_resends_a_get_without_the_switch(monkeypatch, make_client))

@@ -24,7 +24,17 @@ from yarl import URL
 
 from ._failures import MalformedResponse, describe
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "resend_switch_exists"]
+
+
+def resend_switch_exists() -> bool:
+    """Whether aiohttp has the (private) switch of its own re-send of a GET.
+
+    aiohttp re-sends an idempotent request once on a dropped connection; 3.11
+    added ``ClientSession._retry_connection`` to turn that off, no public switch
+    exists. A test fails should it disappear (the wire would see extra requests).
+    """
+    return "_retry_connection" in getattr(aiohttp.ClientSession, "ATTRS", ())
 
 
 @functools.lru_cache(maxsize=64)
@@ -53,6 +63,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.can_stop_resends = resend_switch_exists()
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -68,6 +79,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
             )
+            if self.can_stop_resends:
+                # The SDK's retry policy is the only one: one attempt, one request.
+                self._session._retry_connection = False
             self._loop = loop
         return self._session
 
