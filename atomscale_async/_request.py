@@ -36,7 +36,13 @@ from ._retry import (
     retryable_transport_error,
 )
 from ._secret import KEY_HEADER, APIKey, redact_url
-from ._transports import HttpxSender, ResponseTooLarge, describe, is_malformed
+from ._transports import (
+    CertificateRefused,
+    HttpxSender,
+    ResponseTooLarge,
+    describe,
+    is_malformed,
+)
 from ._version import __version__
 
 __all__ = ["USER_AGENT", "RequestOptions", "SharedState", "request"]
@@ -223,7 +229,13 @@ def _connection_error(
         return MalformedResponseError(
             f"{method} {url}: the response was malformed ({detail})", method=method, url=url
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, CertificateRefused):
+        message = (
+            f"{method} {url}: the server's TLS certificate failed verification ({detail}); "
+            "verification stays on: fix the certificate, or pass an http_client whose "
+            "verify= trusts its authority"
+        )
+    elif isinstance(exc, httpx.ConnectError):
         message = f"{method} {url}: could not connect ({detail}); check the base URL and network"
     else:
         message = f"{method} {url}: the connection failed ({type(exc).__name__}: {detail})"

@@ -1,7 +1,8 @@
 """Which failures are retried, how long to wait, and the client-wide pause on 429.
 
 GETs are retried on connection errors, timeouts, malformed answers (broken
-HTTP or a corrupt body encoding), 408, 429 and 5xx. A POST is
+HTTP or a corrupt body encoding), 408, 429 and 5xx; never on a TLS certificate
+that failed verification. A POST is
 retried only where the server cannot have applied it: a 429, and a connection
 that was never established (``httpx.ConnectError`` / ``httpx.ConnectTimeout``,
 which the SDK's transports raise only before the request is sent). Backoff is
@@ -21,6 +22,8 @@ from datetime import UTC, datetime
 import anyio
 import attrs
 import httpx
+
+from ._transports import CertificateRefused
 
 __all__ = [
     "Clock",
@@ -63,6 +66,8 @@ def retryable_status(method: str, status: int) -> bool:
 
 def retryable_transport_error(method: str, exc: httpx.TransportError | httpx.DecodingError) -> bool:
     """Whether a transport failure is worth another attempt of this method."""
+    if isinstance(exc, CertificateRefused):
+        return False  # the same certificate comes back
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return True  # nothing was sent
     if method not in IDEMPOTENT_METHODS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -21,8 +22,16 @@ Mode = Literal["close_after_read", "hang", "ok"]
 class SocketServer:
     """Accepts connections on a thread; counts the requests it fully reads."""
 
-    def __init__(self, mode: Mode, body: bytes = b"[]", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        body: bytes = b"[]",
+        delay: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.mode = mode
+        self.tls = tls
+        self.connections = 0
         self.body = body
         self.delay = delay
         self.requests = 0
@@ -36,7 +45,7 @@ class SocketServer:
         self._sock.listen(64)
         self._sock.settimeout(0.1)
         self.port = self._sock.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._conns: list[socket.socket] = []
@@ -70,11 +79,21 @@ class SocketServer:
             except OSError:
                 return
             self._conns.append(conn)
+            with self._lock:
+                self.connections += 1
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             self._threads.append(thread)
             thread.start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            conn.settimeout(5)
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:  # the client refused the certificate, or hung up
+                conn.close()
+                return
+            self._conns.append(conn)
         conn.settimeout(0.1)
         buffer = b""
         with contextlib.suppress(OSError):

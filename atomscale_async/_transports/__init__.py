@@ -10,10 +10,17 @@ here retries, maps errors to the SDK's exceptions or knows the API.
 
 from ._body import ResponseTooLarge, read_body
 from ._default import DefaultTransport, build_http_client
-from ._failures import MalformedResponse, describe, is_malformed
+from ._failures import (
+    CertificateRefused,
+    MalformedResponse,
+    certificate_failure,
+    describe,
+    is_malformed,
+)
 from ._httpx import HttpxInternals, HttpxSender, URLJoiner
 
 __all__ = [
+    "CertificateRefused",
     "DefaultTransport",
     "HttpxInternals",
     "HttpxSender",
@@ -21,6 +28,7 @@ __all__ = [
     "ResponseTooLarge",
     "URLJoiner",
     "build_http_client",
+    "certificate_failure",
     "describe",
     "is_malformed",
     "read_body",

@@ -22,7 +22,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from ._failures import MalformedResponse, describe
+from ._failures import CertificateRefused, MalformedResponse, certificate_failure, describe
 
 __all__ = ["AiohttpTransport", "resend_switch_exists"]
 
@@ -170,6 +170,9 @@ def _mapped_errors(request: httpx.Request) -> Iterator[None]:
         raise httpx.ConnectTimeout(f"timed out connecting: {exc}", request=request) from exc
     except aiohttp.ServerTimeoutError as exc:
         raise httpx.ReadTimeout(f"timed out reading the response: {exc}", request=request) from exc
+    except aiohttp.ClientConnectorCertificateError as exc:
+        reason = certificate_failure(exc.certificate_error) or describe(exc)
+        raise CertificateRefused(reason, request=request) from exc
     except aiohttp.ClientConnectorError as exc:
         raise httpx.ConnectError(str(exc.os_error or exc), request=request) from exc
     except aiohttp.ServerDisconnectedError as exc:

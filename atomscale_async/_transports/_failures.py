@@ -7,9 +7,17 @@ HTTP (``MalformedResponse``) as against a connection that was dropped.
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 
-__all__ = ["MalformedResponse", "describe", "is_malformed"]
+__all__ = [
+    "CertificateRefused",
+    "MalformedResponse",
+    "certificate_failure",
+    "describe",
+    "is_malformed",
+]
 
 #: How httpcore and h11 word a dropped connection (the rest of their
 #: RemoteProtocolErrors are parse errors: status line, headers, framing).
@@ -18,6 +26,22 @@ _DROPPED = ("server disconnected", "peer closed connection")
 
 class MalformedResponse(httpx.RemoteProtocolError):
     """The server's answer broke HTTP/1.1 (status line, headers, framing) or its encoding."""
+
+
+class CertificateRefused(httpx.ConnectError):
+    """The server's TLS certificate failed verification; the message says why."""
+
+
+def certificate_failure(exc: BaseException) -> str | None:
+    """Why TLS verification failed, if ``exc`` or an exception it chains says it did."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, ssl.SSLCertVerificationError):
+            return str(link.verify_message or link.reason or link)
+        link = link.__cause__ or link.__context__
+    return None
 
 
 def is_malformed(exc: httpx.RequestError) -> bool:

@@ -19,6 +19,7 @@ import httpx
 
 from .._secret import KeyHeaders
 from ._body import read_body
+from ._failures import CertificateRefused, certificate_failure
 
 __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
 
@@ -128,6 +129,25 @@ class HttpxSender:
                 ``MalformedResponse`` among others (see ``read_body``).
         """
         headers = self._get_headers if body is None else self._post_headers
+        try:
+            response = await self._open(method, path, query, body, timeouts, headers)
+        except httpx.ConnectError as exc:
+            reason = None if isinstance(exc, CertificateRefused) else certificate_failure(exc)
+            if reason is None:
+                raise
+            # httpcore words it "ConnectError" on trio: name the reason on every transport.
+            raise CertificateRefused(reason) from exc
+        return response, await read_body(response, max_bytes)
+
+    async def _open(
+        self,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...] | None,
+        body: bytes | None,
+        timeouts: httpx.Timeout,
+        headers: httpx.Headers,
+    ) -> httpx.Response:
         if not self._owned:
             # A client of the caller's: its defaults, auth, hooks and cookies apply.
             request = self._http.build_request(
@@ -154,4 +174,4 @@ class HttpxSender:
                 response.request = request  # as AsyncClient.send sets it
             else:
                 response = await self._http.send(request, stream=True)
-        return response, await read_body(response, max_bytes)
+        return response
