@@ -200,20 +200,18 @@ def refused_port() -> Iterator[str]:
 
 
 def http_head(*headers: bytes, status: bytes = b"HTTP/1.1 200 OK") -> bytes:
-    """A response head: the status line, the headers, the blank line."""
-    return status + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n"
+    """A response head: the status line, the headers, ``Connection: close``, the blank line.
+
+    ``RawServer`` hangs up after each answer: saying so keeps a client from sending
+    its next request on the dead connection (a reset, which would hide the case).
+    """
+    lines = [*headers, b"Connection: close"]
+    return status + b"\r\n" + b"".join(h + b"\r\n" for h in lines) + b"\r\n"
 
 
 def answer_json(body: bytes) -> bytes:
     """A well-formed 200 answer carrying ``body`` (``RawServer`` hangs up after it)."""
-    return (
-        http_head(
-            b"Content-Type: application/json",
-            b"Content-Length: %d" % len(body),
-            b"Connection: close",
-        )
-        + body
-    )
+    return http_head(b"Content-Type: application/json", b"Content-Length: %d" % len(body)) + body
 
 
 _GZIPPED = gzip.compress(b"[" + b"1," * 500 + b"1]")
