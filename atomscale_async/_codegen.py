@@ -12,6 +12,7 @@ Needs PyYAML (the ``dev`` or ``sandbox`` extra); the SDK itself never imports th
 from __future__ import annotations
 
 import argparse
+import json
 import keyword
 import re
 import sys
@@ -55,6 +56,19 @@ def _const(value: str) -> str:
     return f"_{name}" if not name or name[0].isdigit() or keyword.iskeyword(name) else name
 
 
+def _import_line(module: str, names: list[str]) -> str:
+    """``from module import names``, one name a line when it would be too long."""
+    line = f"from {module} import {', '.join(names)}"
+    if len(line) <= 99:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in names) + ")"
+
+
+def _literal(value: object) -> str:
+    """Python source of a JSON scalar, strings double-quoted."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 def _types_of(schema: Schema) -> tuple[list[str], bool]:
     raw = schema.get("type", [])
     types = [raw] if isinstance(raw, str) else list(raw)
@@ -81,6 +95,35 @@ class Generator:
                 if method in item:
                     yield path, method, item[method]
 
+    def kinds(self) -> list[tuple[str, str, str, str, str]]:
+        """Every declared kind: (kind, canonical kind, attribute, method, model), in order."""
+        out: list[tuple[str, str, str, str, str]] = []
+        for _path, method, op in self.operations():
+            names = op.get("x-sdk-kind")
+            if not names:
+                continue
+            if method != "get":
+                raise ValueError(f"{op['operationId']}: x-sdk-kind belongs on a GET")
+            wrap = op.get("x-sdk-wrap")
+            model = wrap["model"] if wrap else _ref_name(self._response_schema(op))
+            if model is None:
+                raise ValueError(f"{op['operationId']}: a kind's answer must be a model")
+            resource = op["x-sdk-resource"]
+            for name in names:
+                if any(name == known[0] for known in out):
+                    raise ValueError(f"kind {name!r} is declared twice")
+                out.append((name, names[0], resource["attribute"], resource["method"], model))
+        return out
+
+    def catalogue_chunk(self) -> int:
+        """The most ids one catalogue lookup takes (``maxItems`` of its ``data_ids``)."""
+        for _path, _method, op in self.operations():
+            for param in op.get("parameters", []):
+                if param["name"] == "data_ids" and "maxItems" in param["schema"]:
+                    chunk: int = param["schema"]["maxItems"]
+                    return chunk
+        raise ValueError("no data_ids parameter with maxItems: the catalogue's chunk size")
+
     def _request_schemas(self) -> set[str]:
         found: set[str] = set()
 
@@ -104,7 +147,7 @@ class Generator:
 
     def py_type(self, schema: Schema, *, quote_models: bool = False) -> str:
         """The Python annotation of a schema (without the ``| None`` of nullability)."""
-        name = _ref_name(schema)
+        name = _ref_name(schema) or self._nullable_ref(schema)
         if name is not None:
             return f'"{name}"' if quote_models else name
         types, _nullable = _types_of(schema)
@@ -128,12 +171,26 @@ class Generator:
             return "dict[str, Any]"
         return "Any"
 
-    def field_annotation(self, schema: Schema, required: bool) -> tuple[str, bool]:
-        """Annotation and whether the field defaults to None."""
+    @staticmethod
+    def _nullable_ref(schema: Schema) -> str | None:
+        """``anyOf: [{$ref: X}, {type: "null"}]``: the name X."""
+        options = schema.get("anyOf", [])
+        refs = [_ref_name(o) for o in options if _ref_name(o)]
+        if len(refs) == 1 and len(options) == 2 and {"type": "null"} in options:
+            return refs[0]
+        return None
+
+    def field_annotation(self, schema: Schema, required: bool) -> tuple[str, str | None]:
+        """Annotation and the default's source text (None: the field is required)."""
         annotation = self.py_type(schema)
         _types, nullable = _types_of(schema)
+        nullable = nullable or self._nullable_ref(schema) is not None
+        if annotation == "Any":  # passed through as received: null included
+            return annotation, None if required else "None"
+        if "default" in schema and not required:
+            return annotation, _literal(schema["default"])
         optional = nullable or not required
-        return (f"{annotation} | None" if optional else annotation), not required
+        return (f"{annotation} | None" if optional else annotation), (None if required else "None")
 
     # -- models -----------------------------------------------------------------------------
 
@@ -153,7 +210,7 @@ class Generator:
         ]
         mixins = sorted(n for n, s in self.schemas.items() if s.get("x-mixin"))
         if mixins:
-            lines.append(f"from .._mixins import {', '.join(m + 'Mixin' for m in mixins)}")
+            lines.append(_import_line(".._mixins", [m + "Mixin" for m in mixins]))
         lines.append("from .._model import Model")
         names = [
             n
@@ -184,13 +241,15 @@ class Generator:
         enums: dict[str, tuple[list[str], str]] = {}
         for model, schema in self.schemas.items():
             for field, sub in schema.get("properties", {}).items():
-                if "x-known-values" in sub:
-                    enums[_camel(field)] = (list(sub["x-known-values"]), f"``{model}.{field}``")
+                known = sub.get("x-known-values")
+                if known == "x-sdk-kind":
+                    known = [kind for kind, *_rest in self.kinds()]
+                if known is not None:
+                    enums[_camel(field)] = (list(known), f"``{model}.{field}``")
         return enums
 
     def _model(self, name: str) -> list[str]:
         schema = self.schemas[name]
-        required = set(schema.get("required", []))
         bases = ([f"{name}Mixin"] if schema.get("x-mixin") else []) + ["Model"]
         repr_option = ", repr=False" if schema.get("x-custom-repr") else ""
         lines = [
@@ -205,8 +264,14 @@ class Generator:
                 "",
             ]
         doc.append("Attributes:")
-        for field, sub in schema["properties"].items():
+        for field, text in schema.get("x-sdk-path-fields", {}).items():
+            doc.append(f"    {field}: {text}")
+        aliases = self._aliases(schema)
+        for field, (sub, _required) in self._attributes(schema).items():
             text = sub.get("description", "")
+            if field in aliases:
+                sent = " or ".join(f"``{k}``" for k in aliases[field])
+                text = re.sub(r" \(sent as [^)]*\)", "", text).rstrip(".") + f" (sent as {sent})."
             if _ref_name(sub):
                 text = text or self.schemas[_ref_name(sub) or ""].get("description", "")
             if "x-known-values" in sub:
@@ -217,11 +282,59 @@ class Generator:
         lines += ['    """', ""]
         if name in self.input_models:
             lines += ["    _input: ClassVar[bool] = True", ""]
-        for field, sub in schema["properties"].items():
-            annotation, has_default = self.field_annotation(sub, field in required)
-            default = " = None" if has_default else ""
-            lines.append(f"    {field}: {annotation}{default}")
+        aliases = self._aliases(schema)
+        if aliases:
+            pairs = ", ".join(
+                f"({_literal(a)}, ({''.join(_literal(k) + ', ' for k in keys).rstrip()}))"
+                for a, keys in aliases.items()
+            )
+            lines += [
+                f"    _aliases: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ({pairs},)",
+                "",
+            ]
+        if schema.get("x-sdk-lenient"):
+            lines += ["    _lenient: ClassVar[bool] = True", ""]
+        for field in schema.get("x-sdk-path-fields", {}):
+            lines.append(f"    {field}: str")
+        for field, (sub, is_required) in self._attributes(schema).items():
+            annotation, default = self.field_annotation(sub, is_required)
+            lines.append(
+                f"    {field}: {annotation}" + ("" if default is None else f" = {default}")
+            )
         return lines
+
+    @staticmethod
+    def _aliases(schema: Schema) -> dict[str, list[str]]:
+        aliases: dict[str, list[str]] = schema.get("x-sdk-aliases", {})
+        for attribute, keys in aliases.items():
+            missing = [k for k in keys if k not in schema["properties"]]
+            if missing:
+                raise ValueError(f"x-sdk-aliases of {attribute!r}: no properties {missing}")
+        return aliases
+
+    def _attributes(self, schema: Schema) -> dict[str, tuple[Schema, bool]]:
+        """Attribute -> (schema, required): the properties, each alias group as one attribute.
+
+        An alias group is required when the schema's ``anyOf`` requires one of its keys in
+        every alternative.
+        """
+        required = set(schema.get("required", []))
+        alternatives = [set(option.get("required", [])) for option in schema.get("anyOf", [])]
+        grouped = {key: a for a, keys in self._aliases(schema).items() for key in keys}
+        out: dict[str, tuple[Schema, bool]] = {}
+        for field, sub in schema["properties"].items():
+            attribute = grouped.get(field, field)
+            if attribute in out:
+                continue
+            if attribute == field and field not in grouped:
+                out[field] = (sub, field in required)
+                continue
+            keys = set(self._aliases(schema)[attribute])
+            is_required = bool(keys & required) or (
+                bool(alternatives) and all(option & keys for option in alternatives)
+            )
+            out[attribute] = (sub, is_required)
+        return out
 
     # -- resources --------------------------------------------------------------------------
 
@@ -251,9 +364,10 @@ class Generator:
                 annotation = self.py_type(schema)
             if param.get("required"):
                 params.append(f"{pname}: {annotation}")
-            else:
-                default = schema.get("default")
-                params.append(f"{pname}: {annotation} = {default!r}")
+            elif "default" in schema:
+                params.append(f"{pname}: {annotation} = {schema['default']!r}")
+            else:  # omitted from the query when None
+                params.append(f"{pname}: {annotation} | None = None")
             docs.append(f"{pname}: {param.get('description', '')}")
         body_lines: list[str] = []
         body = op.get("requestBody")
@@ -330,6 +444,7 @@ class Generator:
             "",
             "import builtins",
             "from collections.abc import Mapping, Sequence",
+            "from datetime import datetime",
             "from typing import Any, Protocol",
             "from urllib.parse import quote",
             "",
@@ -361,6 +476,8 @@ class Generator:
             "def _text(value: object) -> str:",
             "    if isinstance(value, bool):",
             '        return "true" if value else "false"',
+            "    if isinstance(value, datetime):",
+            "        return value.isoformat()",
             "    return str(value)",
             "",
         ]
@@ -411,14 +528,19 @@ class Generator:
             out.append("        params: list[tuple[str, str]] = []")
             for param in query:
                 pname = param["name"]
+                optional = not param.get("required") and "default" not in param["schema"]
+                pad = "        "
+                if optional:
+                    out.append(f"        if {pname} is not None:")
+                    pad += "    "
                 if param["schema"].get("type") == "array":
-                    out.append(f"        if isinstance({pname}, str):")
+                    out.append(f"{pad}if isinstance({pname}, str):")
                     out.append(
-                        f'            raise TypeError("{pname} must be a sequence of strings, not a string")'
+                        f'{pad}    raise TypeError("{pname} must be a sequence of strings, not a string")'
                     )
-                    out.append(f'        params += [("{pname}", _text(v)) for v in {pname}]')
+                    out.append(f'{pad}params += [("{pname}", _text(v)) for v in {pname}]')
                 else:
-                    out.append(f'        params.append(("{pname}", _text({pname})))')
+                    out.append(f'{pad}params.append(("{pname}", _text({pname})))')
             call.append("params=params")
         if body_lines:
             call.append("body=dumps(body)")
@@ -431,7 +553,12 @@ class Generator:
             kwargs = ", ".join([*(f"{p}={p}" for p in path_params), f"{wrap['field']}=items"])
             out.append(f"        return {wrap['model']}({kwargs})")
         else:
-            out.append(f'        return decode(content, {response_type}, "{endpoint}")')
+            ref = _ref_name(self._response_schema(op))
+            fields = self.schemas[ref].get("x-sdk-path-fields", {}) if ref else {}
+            extra = ""
+            if fields:
+                extra = ", fields={" + ", ".join(f'"{f}": {f}' for f in fields) + "}"
+            out.append(f'        return decode(content, {response_type}, "{endpoint}"{extra})')
         out.append("")
         return out
 
@@ -451,6 +578,7 @@ class Generator:
             "",
             "import builtins",
             "from collections.abc import Awaitable, Callable, Mapping, Sequence",
+            "from datetime import datetime",
             "from typing import Any, Protocol, TypeVar",
             "",
             MODEL_IMPORTS,
@@ -501,10 +629,101 @@ class Generator:
         lines += [f"        self.{a} = {_camel(a)}(client)" for a in groups]
         return self._fill_model_imports("\n".join(lines).rstrip() + "\n")
 
+    def kinds_module(self) -> str:
+        kinds = self.kinds()
+        models = list(dict.fromkeys(model for *_rest, model in kinds))
+        lines = [
+            HEADER,
+            '"""The kinds of result (the catalogue\'s ``char_source_type``), from ``x-sdk-kind``.',
+            "",
+            "Bulk fetch, the command line, the frames, the sandbox and the testing mock read",
+            "this table; adding a technique is describing its endpoint and regenerating.",
+            '"""',
+            "",
+            "from __future__ import annotations",
+            "",
+            "from collections.abc import Awaitable, Callable, Mapping",
+            "from types import MappingProxyType",
+            "from typing import Final, TypeAlias",
+            "",
+            "import attrs",
+            "",
+            "from .._model import Model",
+            _import_line(".models", sorted(models)),
+            "from .resources import AsyncResources",
+            "",
+            '__all__ = ["CATALOGUE_CHUNK", "KINDS", "Kind", "KnownResult", "fetch_function"]',
+            "",
+            f"CATALOGUE_CHUNK: Final = {self.catalogue_chunk()}",
+            '"""The most ids one catalogue lookup takes (``maxItems`` of ``data_ids``)."""',
+            "",
+            f"KnownResult: TypeAlias = {' | '.join(models)}",
+            '"""The result of every kind this SDK knows."""',
+            "",
+            "",
+            "@attrs.frozen",
+            "class Kind:",
+            '    """One kind of result: how to fetch it and what it becomes.',
+            "",
+            "    Attributes:",
+            "        name: The catalogue's name of the kind (an alias has a row of its own).",
+            "        canonical: The kind's first name (``photoluminescence`` for ``pl``).",
+            "        attribute: The client attribute of its resource, e.g. ``oes``.",
+            "        method: The resource method that fetches one result by data id.",
+            "        path: The endpoint's path template.",
+            "        model: The result model.",
+            '    """',
+            "",
+            "    name: str",
+            "    canonical: str",
+            "    attribute: str",
+            "    method: str",
+            "    path: str",
+            "    model: type[Model]",
+            "",
+            "",
+            "KINDS: Final[Mapping[str, Kind]] = MappingProxyType(",
+            "    {",
+        ]
+        paths = {
+            op["x-sdk-resource"]["attribute"]: path
+            for path, _method, op in self.operations()
+            if op.get("x-sdk-kind")
+        }
+        for name, canonical, attribute, method, model in kinds:
+            lines.append(
+                f'        "{name}": Kind(name="{name}", canonical="{canonical}", '
+                f'attribute="{attribute}", method="{method}", path="{paths[attribute]}", '
+                f"model={model}),"
+            )
+        lines += [
+            "    }",
+            ")",
+            '"""Every kind, by the catalogue\'s name (aliases included)."""',
+            "",
+            "",
+            "def fetch_function(",
+            "    resources: AsyncResources, kind: str",
+            ") -> Callable[[str], Awaitable[KnownResult]] | None:",
+            '    """The coroutine function that fetches one result of ``kind``, or None if unknown."""',
+        ]
+        seen: set[str] = set()
+        for _name, _canonical, attribute, method, _model in kinds:
+            if attribute in seen:
+                continue
+            seen.add(attribute)
+            names = [n for n, _c, a, _m, _mo in kinds if a == attribute]
+            quoted = ", ".join(f'"{n}"' for n in names)
+            test = f"kind == {quoted}" if len(names) == 1 else f"kind in ({quoted})"
+            lines += [f"    if {test}:", f"        return resources.{attribute}.{method}"]
+        lines.append("    return None")
+        return "\n".join(lines).rstrip() + "\n"
+
     def files(self) -> dict[str, str]:
         init = HEADER + '"""Code generated from the API description."""\n'
         return {
             "__init__.py": init,
+            "kinds.py": self.kinds_module(),
             "models.py": self.models_module(),
             "resources.py": self.resources_module(),
             "sync_resources.py": self.sync_module(),

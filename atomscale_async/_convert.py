@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -30,6 +31,10 @@ from ._errors import ResponseValidationError
 __all__ = ["decode", "dumps", "structure", "structure_input", "unstructure"]
 
 T = TypeVar("T")
+
+_logger = logging.getLogger("atomscale_async")
+#: (model, field) pairs already reported as dropped by a lenient model.
+_dropped_reported: set[tuple[str, str]] = set()
 
 
 class _Invalid(ValueError):
@@ -170,6 +175,11 @@ def _list_hook(type_: Any) -> Callable[[Any, type], Any]:
 
 def _attrs_hook(cls: type) -> Callable[[Any, type], Any]:
     generated: Callable[[Any, type], Any] = make_dict_structure_fn(cls, converter)
+    if getattr(cls, "_lenient", False):
+        generated = _lenient(cls, generated)
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = getattr(cls, "_aliases", ())
+    if aliases:
+        generated = _aliased(aliases, generated)
 
     def structure_model(value: Any, type_: type) -> Any:
         if type(value) is not dict:
@@ -199,6 +209,55 @@ def _attrs_hook(cls: type) -> Callable[[Any, type], Any]:
         raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
 
     return structure_input_model
+
+
+def _aliased(
+    aliases: tuple[tuple[str, tuple[str, ...]], ...], generated: Callable[[Any, type], Any]
+) -> Callable[[Any, type], Any]:
+    """Structure an attribute from the first of its alternative keys that is present."""
+
+    def structure_aliased(value: dict[str, Any], type_: type) -> Any:
+        value = dict(value)
+        for attribute, keys in aliases:
+            for key in keys:
+                if key in value:
+                    value[attribute] = value[key]
+                    break
+        return generated(value, type_)
+
+    return structure_aliased
+
+
+def _lenient(cls: type, generated: Callable[[Any, type], Any]) -> Callable[[Any, type], Any]:
+    """An optional field whose value does not fit its type becomes None, logged once."""
+    optional = frozenset(a.name for a in attrs.fields(cls) if a.default is not attrs.NOTHING)
+
+    def structure_lenient(value: dict[str, Any], type_: type) -> Any:
+        try:
+            return generated(value, type_)
+        except ClassValidationError as exc:
+            with_notes, without = exc.group_exceptions()
+            bad = {note.name for _error, note in with_notes}
+            if without or not bad <= optional:
+                raise
+            for _error, note in with_notes:
+                _report_dropped(cls, note.name, _error)
+            return generated({k: v for k, v in value.items() if k not in bad}, type_)
+
+    return structure_lenient
+
+
+def _report_dropped(cls: type, field: str, error: BaseException) -> None:
+    if (cls.__name__, field) in _dropped_reported:
+        return
+    _dropped_reported.add((cls.__name__, field))
+    reason = "; ".join(cattrs.transform_error(error, path=field, format_exception=_format))
+    _logger.warning(
+        "%s.%s does not fit its type and is taken as None (%s); reported once",
+        cls.__name__,
+        field,
+        reason,
+    )
 
 
 def _attrs_unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
@@ -234,8 +293,12 @@ def structure(data: Any, cl: type[T], endpoint: str) -> T:
         ) from None
 
 
-def decode(content: bytes, cl: type[T], endpoint: str) -> T:
-    """Decode a JSON body and structure it into ``cl``, or raise ResponseValidationError."""
+def decode(content: bytes, cl: type[T], endpoint: str, fields: dict[str, Any] | None = None) -> T:
+    """Decode a JSON body and structure it into ``cl``, or raise ResponseValidationError.
+
+    ``fields`` (e.g. the requested ``data_id``) are set on the decoded object
+    before it is structured: values the request knows and the payload lacks.
+    """
     try:
         data = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
@@ -243,6 +306,8 @@ def decode(content: bytes, cl: type[T], endpoint: str) -> T:
         raise ResponseValidationError(
             endpoint, [f"the body is not JSON ({exc}; starts with {preview!r}) @ $"]
         ) from None
+    if fields and type(data) is dict:
+        data.update(fields)
     return structure(data, cl, endpoint)
 
 

@@ -14,6 +14,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
+from ._techniques import (
+    PhotoluminescenceResultMixin,
+    RamanResultMixin,
+    XPSResultMixin,
+    XRDResultMixin,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -24,7 +31,15 @@ if TYPE_CHECKING:
 #: Rows an HTML summary shows at most (species of a SIMS result, elements of an OES one).
 _HTML_ROWS = 20
 
-__all__ = ["OESResultMixin", "SIMSDepthProfileMixin", "SIMSResultMixin"]
+__all__ = [
+    "OESResultMixin",
+    "PhotoluminescenceResultMixin",
+    "RamanResultMixin",
+    "SIMSDepthProfileMixin",
+    "SIMSResultMixin",
+    "XPSResultMixin",
+    "XRDResultMixin",
+]
 
 
 class SIMSDepthProfileMixin:

@@ -73,14 +73,20 @@ def test_the_api_description_is_valid_openapi_3_1() -> None:
     spec = _codegen.load_spec()
     assert spec["openapi"].startswith("3.1")
     validate(spec)  # raises on an invalid document
-    paths = set(spec["paths"])
-    assert paths == {
+    documented = {
         "/instruments/synthesis/",
         "/target-materials/",
         "/sims/{data_id}",
         "/oes/{data_id}",
         "/data_entries/",
     }
+    assert documented <= set(spec["paths"])
+    for path, item in spec["paths"].items():
+        if path not in documented:  # what no reference page describes says so
+            assert all(op.get("x-sdk-inferred") is True for op in item.values()), path
+            assert all("inferred" in op["description"].lower() for op in item.values()), path
+    inferred = {n for n, s in spec["components"]["schemas"].items() if s.get("x-sdk-inferred")}
+    assert {"DataEntry", "PhysicalSample", "Project", "XPSResult", "RamanResult"} <= inferred
 
 
 def test_a_request_body_schema_must_be_marked_as_input() -> None:

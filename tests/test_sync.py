@@ -63,7 +63,19 @@ def test_methods_mirror_the_async_ones() -> None:
     sync, async_ = Client(API_KEY), AsyncClient(API_KEY)
     try:
         areas = [name for name in vars(async_) if not name.startswith("_")]
-        assert areas == ["synthesis_instruments", "target_materials", "sims", "oes", "data_entries"]
+        assert areas == [
+            "synthesis_instruments",
+            "target_materials",
+            "sims",
+            "oes",
+            "xps",
+            "xrd",
+            "photoluminescence",
+            "raman",
+            "physical_samples",
+            "projects",
+            "data_entries",
+        ]
         for area in areas:
             sync_area, async_area = getattr(sync, area), getattr(async_, area)
             methods = [m for m in dir(async_area) if not m.startswith("_")]

@@ -11,16 +11,29 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from .._arrays import FloatArray
-from .._mixins import OESResultMixin, SIMSDepthProfileMixin, SIMSResultMixin
+from .._mixins import (
+    OESResultMixin,
+    PhotoluminescenceResultMixin,
+    RamanResultMixin,
+    SIMSDepthProfileMixin,
+    SIMSResultMixin,
+    XPSResultMixin,
+    XRDResultMixin,
+)
 from .._model import Model
 
 __all__ = [
     "CharSourceType",
     "ConstraintMode",
     "DataEntry",
+    "DetailNote",
     "DetectedPeak",
     "OESResult",
+    "PhotoluminescenceResult",
+    "PhysicalSample",
+    "Project",
     "ProjectRef",
+    "RamanResult",
     "SIMSDepthProfile",
     "SIMSResult",
     "SynthSourceType",
@@ -30,6 +43,9 @@ __all__ = [
     "TargetMaterialLayerCreate",
     "TargetMaterialSample",
     "TargetMaterialSampleCreate",
+    "XPSResult",
+    "XRDPeak",
+    "XRDResult",
 ]
 
 
@@ -68,7 +84,12 @@ class CharSourceType:
 
     SIMS: Final = "sims"
     OES: Final = "oes"
-    KNOWN: Final = frozenset({'sims', 'oes'})
+    XPS: Final = "xps"
+    XRD: Final = "xrd"
+    PHOTOLUMINESCENCE: Final = "photoluminescence"
+    PL: Final = "pl"
+    RAMAN: Final = "raman"
+    KNOWN: Final = frozenset({'sims', 'oes', 'xps', 'xrd', 'photoluminescence', 'pl', 'raman'})
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
@@ -334,31 +355,38 @@ class OESResult(OESResultMixin, Model):
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
 class DataEntry(Model):
-    """A catalogue entry: which kind of result a data id holds, and what the catalogue knows of it. Inferred from the platform's public SDK (no reference page): every field but data_id and char_source_type may be absent or null, and loosely described fields (file_metadata, tags, workspaces, growth_length) are passed through as received.
+    """A catalogue entry: which kind of result a data id holds, and what the catalogue knows of it. Inferred from the platform's public SDK (no reference page): every field but data_id and char_source_type may be absent or null, an optional field that does not fit its type becomes None (logged once), and loosely described fields (file_metadata, tags, workspaces, growth_length) are passed through as received.
 
     Attributes:
         data_id: Data entry UUID.
-        char_source_type: The characterization technique; a newer server may send others. Known values: ``CharSourceType``.
+        char_source_type: The characterization technique (the kind of result); a newer server may send others. Known values: ``CharSourceType``.
         collected_datetime: When the data was collected.
-        raw_name: The uploaded file's name.
-        pipeline_status: Processing status (success, pending, error, running, stream_...).
-        raw_file_type: The uploaded file's type.
-        source_name: The instrument.
-        sample_name: The target material's sample name.
-        growth_length: Length of the growth in seconds, as received.
-        physical_sample_id: The physical sample measured.
-        physical_sample_name: Its name.
-        detail_note_content: The entry's note.
-        detail_note_last_updated: When the note last changed.
-        file_metadata: Metadata of the file, as received.
-        tags: Tags, as received.
-        name: The owner's name.
-        workspaces: Workspaces, as received.
-        projects: The projects the entry belongs to.
-        sha3_256: Hash of the uploaded file.
-        upload_datetime: When the file was uploaded.
-        last_accessed_datetime: When the entry was last opened.
+        raw_name: File name of the upload. Inferred.
+        pipeline_status: Processing status (success, pending, error, running, stream_...). Inferred.
+        raw_file_type: File type of the upload. Inferred.
+        source_name: Name of the instrument. Inferred.
+        sample_name: Name of the target material sample. Inferred.
+        growth_length: Length of the growth, in seconds, passed through as received. Inferred.
+        physical_sample_id: ID of the physical sample. Inferred.
+        physical_sample_name: Name of the physical sample. Inferred.
+        detail_note_content: Content of the linked detail note. Inferred.
+        detail_note_last_updated: When the detail note was last updated. Inferred.
+        file_metadata: Metadata of the file, passed through as received. Inferred.
+        tags: Tags, passed through as received. Inferred.
+        name: Display name of the owner. Inferred.
+        workspaces: Workspaces, passed through as received. Inferred.
+        projects: The projects the entry belongs to. Inferred.
+        sha3_256: SHA3-256 digest of the file. Inferred.
+        upload_datetime: When the file was uploaded. Inferred.
+        last_accessed_datetime: When the entry was last accessed. Inferred.
+        user_id: ID of the owner. Inferred.
+        synth_source_id: ID of the synthesis instrument. Inferred.
+        sample_id: ID of the target material sample. Inferred.
+        processed_file_type: File type of the processed data. Inferred.
+        bucket_file_name: Storage name of the file. Inferred.
     """
+
+    _lenient: ClassVar[bool] = True
 
     data_id: str
     char_source_type: str
@@ -368,29 +396,216 @@ class DataEntry(Model):
     raw_file_type: str | None = None
     source_name: str | None = None
     sample_name: str | None = None
-    growth_length: Any | None = None
+    growth_length: Any = None
     physical_sample_id: str | None = None
     physical_sample_name: str | None = None
     detail_note_content: str | None = None
     detail_note_last_updated: datetime | None = None
-    file_metadata: Any | None = None
-    tags: Any | None = None
+    file_metadata: Any = None
+    tags: Any = None
     name: str | None = None
-    workspaces: Any | None = None
+    workspaces: Any = None
     projects: list[ProjectRef] | None = None
     sha3_256: str | None = None
     upload_datetime: datetime | None = None
     last_accessed_datetime: datetime | None = None
+    user_id: str | None = None
+    synth_source_id: int | None = None
+    sample_id: int | None = None
+    processed_file_type: str | None = None
+    bucket_file_name: str | None = None
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
 class ProjectRef(Model):
-    """A project as entries and physical samples list it.
+    """A project an entry or a physical sample belongs to (inferred from the platform's public SDK).
 
     Attributes:
-        id: Project id.
-        name: Project name.
+        id: Project ID.
+        name: Name of the project.
     """
 
     id: str
     name: str | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class DetailNote(Model):
+    """A detail note (inferred from the platform's public SDK).
+
+    Attributes:
+        content: Content of the note.
+        last_updated: When the note was last updated.
+    """
+
+    content: str | None = None
+    last_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class PhysicalSample(Model):
+    """A physical sample (a grown wafer or piece) and what the platform holds on it (inferred from the platform's public SDK).
+
+    Attributes:
+        id: Physical sample ID.
+        name: Name of the sample.
+        physical_sample_metadata: Metadata of the sample.
+        last_updated: Time of the last update.
+        created_datetime: When the sample was created.
+        owner_name: Display name of the owner.
+        target_material: The target material (sample_name, substrate, ...).
+        growth_instrument: The growth instrument, passed through as received.
+        num_data_items: Number of data entries of the sample.
+        projects: The projects the sample belongs to.
+        detail_notes: The sample's detail note.
+    """
+
+    id: str
+    name: str | None = None
+    physical_sample_metadata: dict[str, Any] | None = None
+    last_updated: datetime | None = None
+    created_datetime: datetime | None = None
+    owner_name: str | None = None
+    target_material: dict[str, Any] | None = None
+    growth_instrument: Any = None
+    num_data_items: int | None = None
+    projects: list[ProjectRef] | None = None
+    detail_notes: DetailNote | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class Project(Model):
+    """A project grouping physical samples (inferred from the platform's public SDK).
+
+    Attributes:
+        id: Project ID.
+        name: Name of the project.
+        physical_sample_count: Number of physical samples.
+        owner_name: Display name of the owner.
+        last_updated: Time of the last update.
+        detail_note: The project's detail note.
+    """
+
+    id: str
+    name: str | None = None
+    physical_sample_count: int | None = None
+    owner_name: str | None = None
+    last_updated: datetime | None = None
+    detail_note: DetailNote | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
+class XPSResult(XPSResultMixin, Model):
+    """The processed XPS result of a data entry (inferred from the platform's public SDK).
+
+    Attributes:
+        data_id: Data entry UUID (the requested id; the payload carries none).
+        xps_id: XPS result identifier.
+        binding_energies: Binding energies in eV.
+        intensities: Intensity at each binding energy.
+        predicted_composition: Predicted fraction of each element.
+        detected_peaks: Detected peaks (binding energy, element, orbital, peak area...), passed through as received.
+        set_elements: Whether the elements of the fit were set by hand.
+        last_updated: Time of the last update.
+    """
+
+    data_id: str
+    xps_id: str | None = None
+    binding_energies: FloatArray
+    intensities: FloatArray
+    predicted_composition: dict[str, float] | None = None
+    detected_peaks: Any = None
+    set_elements: bool | None = None
+    last_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class XRDPeak(Model):
+    """A reflection detected in an XRD pattern.
+
+    Attributes:
+        two_theta: Peak position (2-theta).
+        intensity: Peak intensity.
+        d_spacing_angstrom: Lattice spacing in angstrom.
+        prominence: Peak prominence.
+        fwhm_degrees: Full width at half maximum in degrees.
+    """
+
+    two_theta: float
+    intensity: float | None = None
+    d_spacing_angstrom: float | None = None
+    prominence: float | None = None
+    fwhm_degrees: float | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
+class XRDResult(XRDResultMixin, Model):
+    """The processed XRD pattern of a data entry (inferred from the platform's public SDK).
+
+    Attributes:
+        data_id: Data entry UUID (the requested id; the payload carries none).
+        id: XRD result identifier.
+        two_theta: Diffraction angles (2-theta).
+        intensities: Intensity at each angle.
+        detected_peaks: Detected reflections.
+        wavelength_angstrom: X-ray wavelength in angstrom (default Cu K-alpha).
+        two_theta_unit: Unit of the angles.
+        spectral_metadata: Metadata about the measurement.
+        last_updated: Time of the last update.
+    """
+
+    data_id: str
+    id: str | None = None
+    two_theta: FloatArray
+    intensities: FloatArray
+    detected_peaks: list[XRDPeak] | None = None
+    wavelength_angstrom: float = 1.5406
+    two_theta_unit: str = "degrees"
+    spectral_metadata: dict[str, Any] | None = None
+    last_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
+class PhotoluminescenceResult(PhotoluminescenceResultMixin, Model):
+    """The processed photoluminescence spectrum of a data entry (inferred from the platform's public SDK).
+
+    Attributes:
+        data_id: Data entry UUID (the requested id; the payload carries none).
+        photoluminescence_id: Photoluminescence result identifier (sent as ``photoluminescence_id`` or ``id``).
+        energies: Photon energies in eV.
+        intensities: Intensity at each energy.
+        detected_peaks: Detected emission bands, passed through as received.
+        last_updated: Time of the last update.
+    """
+
+    _aliases: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("photoluminescence_id", ("photoluminescence_id", "id",)),)
+
+    data_id: str
+    photoluminescence_id: str | None = None
+    energies: FloatArray
+    intensities: FloatArray
+    detected_peaks: Any = None
+    last_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
+class RamanResult(RamanResultMixin, Model):
+    """The processed Raman spectrum of a data entry (inferred from the platform's public SDK).
+
+    Attributes:
+        data_id: Data entry UUID (the requested id; the payload carries none).
+        raman_id: Raman result identifier (sent as ``raman_id`` or ``id``).
+        raman_shift: Raman shift in cm^-1 (sent as ``wavenumbers`` or ``energies``).
+        intensities: Intensity at each shift.
+        detected_peaks: Detected modes (label -> position or text), passed through as received.
+        last_updated: Time of the last update.
+    """
+
+    _aliases: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("raman_id", ("raman_id", "id",)), ("raman_shift", ("wavenumbers", "energies",)),)
+
+    data_id: str
+    raman_id: str | None = None
+    raman_shift: FloatArray
+    intensities: FloatArray
+    detected_peaks: Any = None
+    last_updated: datetime | None = None

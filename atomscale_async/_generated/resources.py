@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -14,6 +15,10 @@ from .._convert import decode, dumps, structure_input
 from .models import (
     DataEntry,
     OESResult,
+    PhotoluminescenceResult,
+    PhysicalSample,
+    Project,
+    RamanResult,
     SIMSDepthProfile,
     SIMSResult,
     SynthesisInstrument,
@@ -22,6 +27,8 @@ from .models import (
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,
+    XPSResult,
+    XRDResult,
 )
 
 
@@ -47,6 +54,8 @@ def _segment(value: str, name: str) -> str:
 def _text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
     return str(value)
 
 
@@ -160,18 +169,190 @@ class AsyncOes:
         return decode(content, OESResult, "GET /oes/{data_id}")
 
 
+class AsyncXps:
+    """``client.xps``: GET /xps/{data_id}."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def get(self, data_id: str) -> XPSResult:
+        """Get the processed XPS result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            XPSResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", f"xps/{_segment(data_id, 'data_id')}")
+        return decode(content, XPSResult, "GET /xps/{data_id}", fields={"data_id": data_id})
+
+
+class AsyncXrd:
+    """``client.xrd``: GET /xrd/{data_id}."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def get(self, data_id: str) -> XRDResult:
+        """Get the processed XRD result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            XRDResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", f"xrd/{_segment(data_id, 'data_id')}")
+        return decode(content, XRDResult, "GET /xrd/{data_id}", fields={"data_id": data_id})
+
+
+class AsyncPhotoluminescence:
+    """``client.photoluminescence``: GET /photoluminescence/{data_id}."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def get(self, data_id: str) -> PhotoluminescenceResult:
+        """Get the processed photoluminescence result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            PhotoluminescenceResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", f"photoluminescence/{_segment(data_id, 'data_id')}")
+        return decode(content, PhotoluminescenceResult, "GET /photoluminescence/{data_id}", fields={"data_id": data_id})
+
+
+class AsyncRaman:
+    """``client.raman``: GET /raman/{data_id}."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def get(self, data_id: str) -> RamanResult:
+        """Get the processed Raman result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            RamanResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", f"raman/{_segment(data_id, 'data_id')}")
+        return decode(content, RamanResult, "GET /raman/{data_id}", fields={"data_id": data_id})
+
+
+class AsyncPhysicalSamples:
+    """``client.physical_samples``: GET /physical_samples/."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def list(self, physical_sample_id: str | None = None) -> builtins.list[PhysicalSample]:
+        """List the physical samples of your organization.
+
+        Args:
+            physical_sample_id: Answer only this physical sample.
+
+        Returns:
+            builtins.list[PhysicalSample].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        params: list[tuple[str, str]] = []
+        if physical_sample_id is not None:
+            params.append(("physical_sample_id", _text(physical_sample_id)))
+        content = await self._client._request("GET", "physical_samples/", params=params)
+        return decode(content, list[PhysicalSample], "GET /physical_samples/")
+
+
+class AsyncProjects:
+    """``client.projects``: GET /projects/ GET /projects/{project_id}/physical_samples."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def list(self) -> builtins.list[Project]:
+        """List the projects of your organization.
+
+        Returns:
+            builtins.list[Project].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", "projects/")
+        return decode(content, list[Project], "GET /projects/")
+
+    async def physical_samples(self, project_id: str) -> builtins.list[PhysicalSample]:
+        """List the physical samples of a project.
+
+        Args:
+            project_id: The project ID.
+
+        Returns:
+            builtins.list[PhysicalSample].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        content = await self._client._request("GET", f"projects/{_segment(project_id, 'project_id')}/physical_samples")
+        return decode(content, list[PhysicalSample], "GET /projects/{project_id}/physical_samples")
+
+
 class AsyncDataEntries:
     """``client.data_entries``: GET /data_entries/."""
 
     def __init__(self, client: RequestSender) -> None:
         self._client = client
 
-    async def list(self, data_ids: Sequence[str], include_organization_data: bool = True) -> builtins.list[DataEntry]:
-        """Look up catalogue entries (the kind of each result) by data id, at most 100 a request.
+    async def list(self, data_ids: Sequence[str] | None = None, include_organization_data: bool = True, keywords: Sequence[str] | None = None, physical_sample_ids: Sequence[str] | None = None, project_ids: Sequence[str] | None = None, data_type: str | None = None, status: str | None = None, growth_length_min: float | None = None, growth_length_max: float | None = None, upload_datetime_min: datetime | None = None, upload_datetime_max: datetime | None = None, last_accessed_datetime_min: datetime | None = None, last_accessed_datetime_max: datetime | None = None) -> builtins.list[DataEntry]:
+        """Search the catalogue, or look up the entries (the kind of each result) of given data ids.
 
         Args:
             data_ids: Data entry ids, at most 100.
             include_organization_data: Include the entries of the whole organization.
+            keywords: Words searched over every catalogue field, applied after the other filters.
+            physical_sample_ids: Only entries of these physical samples.
+            project_ids: Only entries of these projects.
+            data_type: Only entries of this technique (e.g. xps, raman, photoluminescence); absent means all.
+            status: Only entries with this processing status, or all.
+            growth_length_min: Shortest growth length, in seconds.
+            growth_length_max: Longest growth length, in seconds.
+            upload_datetime_min: Uploaded at or after this time (ISO 8601).
+            upload_datetime_max: Uploaded at or before this time (ISO 8601).
+            last_accessed_datetime_min: Last accessed at or after this time (ISO 8601).
+            last_accessed_datetime_max: Last accessed at or before this time (ISO 8601).
 
         Returns:
             builtins.list[DataEntry].
@@ -182,10 +363,39 @@ class AsyncDataEntries:
             ResponseValidationError: The response does not fit the model.
         """
         params: list[tuple[str, str]] = []
-        if isinstance(data_ids, str):
-            raise TypeError("data_ids must be a sequence of strings, not a string")
-        params += [("data_ids", _text(v)) for v in data_ids]
+        if data_ids is not None:
+            if isinstance(data_ids, str):
+                raise TypeError("data_ids must be a sequence of strings, not a string")
+            params += [("data_ids", _text(v)) for v in data_ids]
         params.append(("include_organization_data", _text(include_organization_data)))
+        if keywords is not None:
+            if isinstance(keywords, str):
+                raise TypeError("keywords must be a sequence of strings, not a string")
+            params += [("keywords", _text(v)) for v in keywords]
+        if physical_sample_ids is not None:
+            if isinstance(physical_sample_ids, str):
+                raise TypeError("physical_sample_ids must be a sequence of strings, not a string")
+            params += [("physical_sample_ids", _text(v)) for v in physical_sample_ids]
+        if project_ids is not None:
+            if isinstance(project_ids, str):
+                raise TypeError("project_ids must be a sequence of strings, not a string")
+            params += [("project_ids", _text(v)) for v in project_ids]
+        if data_type is not None:
+            params.append(("data_type", _text(data_type)))
+        if status is not None:
+            params.append(("status", _text(status)))
+        if growth_length_min is not None:
+            params.append(("growth_length_min", _text(growth_length_min)))
+        if growth_length_max is not None:
+            params.append(("growth_length_max", _text(growth_length_max)))
+        if upload_datetime_min is not None:
+            params.append(("upload_datetime_min", _text(upload_datetime_min)))
+        if upload_datetime_max is not None:
+            params.append(("upload_datetime_max", _text(upload_datetime_max)))
+        if last_accessed_datetime_min is not None:
+            params.append(("last_accessed_datetime_min", _text(last_accessed_datetime_min)))
+        if last_accessed_datetime_max is not None:
+            params.append(("last_accessed_datetime_max", _text(last_accessed_datetime_max)))
         content = await self._client._request("GET", "data_entries/", params=params)
         return decode(content, list[DataEntry], "GET /data_entries/")
 
@@ -197,6 +407,12 @@ class AsyncResources:
     target_materials: AsyncTargetMaterials
     sims: AsyncSims
     oes: AsyncOes
+    xps: AsyncXps
+    xrd: AsyncXrd
+    photoluminescence: AsyncPhotoluminescence
+    raman: AsyncRaman
+    physical_samples: AsyncPhysicalSamples
+    projects: AsyncProjects
     data_entries: AsyncDataEntries
 
     def _init_resources(self, client: RequestSender) -> None:
@@ -204,4 +420,10 @@ class AsyncResources:
         self.target_materials = AsyncTargetMaterials(client)
         self.sims = AsyncSims(client)
         self.oes = AsyncOes(client)
+        self.xps = AsyncXps(client)
+        self.xrd = AsyncXrd(client)
+        self.photoluminescence = AsyncPhotoluminescence(client)
+        self.raman = AsyncRaman(client)
+        self.physical_samples = AsyncPhysicalSamples(client)
+        self.projects = AsyncProjects(client)
         self.data_entries = AsyncDataEntries(client)

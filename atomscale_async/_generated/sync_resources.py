@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from .models import (
     DataEntry,
     OESResult,
+    PhotoluminescenceResult,
+    PhysicalSample,
+    Project,
+    RamanResult,
     SIMSResult,
     SynthesisInstrument,
     TargetMaterial,
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,
+    XPSResult,
+    XRDResult,
 )
 from .resources import AsyncResources
 
@@ -136,18 +143,180 @@ class Oes:
         return self._client._run(lambda: self._client._async_client.oes.get(data_id=data_id))
 
 
+class Xps:
+    """``client.xps``: GET /xps/{data_id}."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def get(self, data_id: str) -> XPSResult:
+        """Get the processed XPS result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            XPSResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.xps.get(data_id=data_id))
+
+
+class Xrd:
+    """``client.xrd``: GET /xrd/{data_id}."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def get(self, data_id: str) -> XRDResult:
+        """Get the processed XRD result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            XRDResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.xrd.get(data_id=data_id))
+
+
+class Photoluminescence:
+    """``client.photoluminescence``: GET /photoluminescence/{data_id}."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def get(self, data_id: str) -> PhotoluminescenceResult:
+        """Get the processed photoluminescence result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            PhotoluminescenceResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.photoluminescence.get(data_id=data_id))
+
+
+class Raman:
+    """``client.raman``: GET /raman/{data_id}."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def get(self, data_id: str) -> RamanResult:
+        """Get the processed Raman result of a data entry.
+
+        Args:
+            data_id: The data entry UUID.
+
+        Returns:
+            RamanResult.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.raman.get(data_id=data_id))
+
+
+class PhysicalSamples:
+    """``client.physical_samples``: GET /physical_samples/."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def list(self, physical_sample_id: str | None = None) -> builtins.list[PhysicalSample]:
+        """List the physical samples of your organization.
+
+        Args:
+            physical_sample_id: Answer only this physical sample.
+
+        Returns:
+            builtins.list[PhysicalSample].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.physical_samples.list(physical_sample_id=physical_sample_id))
+
+
+class Projects:
+    """``client.projects``: GET /projects/ GET /projects/{project_id}/physical_samples."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def list(self) -> builtins.list[Project]:
+        """List the projects of your organization.
+
+        Returns:
+            builtins.list[Project].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.projects.list())
+
+    def physical_samples(self, project_id: str) -> builtins.list[PhysicalSample]:
+        """List the physical samples of a project.
+
+        Args:
+            project_id: The project ID.
+
+        Returns:
+            builtins.list[PhysicalSample].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.projects.physical_samples(project_id=project_id))
+
+
 class DataEntries:
     """``client.data_entries``: GET /data_entries/."""
 
     def __init__(self, client: Runner) -> None:
         self._client = client
 
-    def list(self, data_ids: Sequence[str], include_organization_data: bool = True) -> builtins.list[DataEntry]:
-        """Look up catalogue entries (the kind of each result) by data id, at most 100 a request.
+    def list(self, data_ids: Sequence[str] | None = None, include_organization_data: bool = True, keywords: Sequence[str] | None = None, physical_sample_ids: Sequence[str] | None = None, project_ids: Sequence[str] | None = None, data_type: str | None = None, status: str | None = None, growth_length_min: float | None = None, growth_length_max: float | None = None, upload_datetime_min: datetime | None = None, upload_datetime_max: datetime | None = None, last_accessed_datetime_min: datetime | None = None, last_accessed_datetime_max: datetime | None = None) -> builtins.list[DataEntry]:
+        """Search the catalogue, or look up the entries (the kind of each result) of given data ids.
 
         Args:
             data_ids: Data entry ids, at most 100.
             include_organization_data: Include the entries of the whole organization.
+            keywords: Words searched over every catalogue field, applied after the other filters.
+            physical_sample_ids: Only entries of these physical samples.
+            project_ids: Only entries of these projects.
+            data_type: Only entries of this technique (e.g. xps, raman, photoluminescence); absent means all.
+            status: Only entries with this processing status, or all.
+            growth_length_min: Shortest growth length, in seconds.
+            growth_length_max: Longest growth length, in seconds.
+            upload_datetime_min: Uploaded at or after this time (ISO 8601).
+            upload_datetime_max: Uploaded at or before this time (ISO 8601).
+            last_accessed_datetime_min: Last accessed at or after this time (ISO 8601).
+            last_accessed_datetime_max: Last accessed at or before this time (ISO 8601).
 
         Returns:
             builtins.list[DataEntry].
@@ -157,7 +326,7 @@ class DataEntries:
             APIConnectionError: The server could not be reached or the request timed out.
             ResponseValidationError: The response does not fit the model.
         """
-        return self._client._run(lambda: self._client._async_client.data_entries.list(data_ids=data_ids, include_organization_data=include_organization_data))
+        return self._client._run(lambda: self._client._async_client.data_entries.list(data_ids=data_ids, include_organization_data=include_organization_data, keywords=keywords, physical_sample_ids=physical_sample_ids, project_ids=project_ids, data_type=data_type, status=status, growth_length_min=growth_length_min, growth_length_max=growth_length_max, upload_datetime_min=upload_datetime_min, upload_datetime_max=upload_datetime_max, last_accessed_datetime_min=last_accessed_datetime_min, last_accessed_datetime_max=last_accessed_datetime_max))
 
 
 class SyncResources:
@@ -167,6 +336,12 @@ class SyncResources:
     target_materials: TargetMaterials
     sims: Sims
     oes: Oes
+    xps: Xps
+    xrd: Xrd
+    photoluminescence: Photoluminescence
+    raman: Raman
+    physical_samples: PhysicalSamples
+    projects: Projects
     data_entries: DataEntries
 
     def _init_resources(self, client: Runner) -> None:
@@ -174,4 +349,10 @@ class SyncResources:
         self.target_materials = TargetMaterials(client)
         self.sims = Sims(client)
         self.oes = Oes(client)
+        self.xps = Xps(client)
+        self.xrd = Xrd(client)
+        self.photoluminescence = Photoluminescence(client)
+        self.raman = Raman(client)
+        self.physical_samples = PhysicalSamples(client)
+        self.projects = Projects(client)
         self.data_entries = DataEntries(client)
