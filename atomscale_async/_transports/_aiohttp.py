@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 import functools
 import ssl
-from collections.abc import AsyncIterator, Iterator
+import warnings
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 import aiohttp
 import httpx
@@ -63,9 +64,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
+        self._needs_close = False
         self.can_stop_resends = resend_switch_exists()
 
-    def _get_session(self) -> aiohttp.ClientSession:
+    async def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             connector = aiohttp.TCPConnector(
@@ -83,11 +86,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 # The SDK's retry policy is the only one: one attempt, one request.
                 self._session._retry_connection = False
             self._loop = loop
+            self._closer = _close_at_loop_end(self._session)
+            self._needs_close = True
+            await anext(self._closer)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request; the body streams (read whole when it is small)."""
-        session = self._get_session()
+        session = await self._get_session()
         timeouts = request.extensions.get("timeout", {})
         timeout = _client_timeout(
             timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")
@@ -124,10 +130,43 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=extensions,
         )
 
+    def __del__(self) -> None:
+        if self._needs_close:
+            # Silent by default, as Python's own unclosed files are; shown under
+            # ``python -X dev`` and fails the SDK's tests (filterwarnings = error).
+            warnings.warn(
+                "an AsyncClient was not closed; use `async with AsyncClient()` "
+                "or call `await client.aclose()`",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
     async def aclose(self) -> None:
         """Close the session and its connections."""
+        self._needs_close = False
         session, self._session = self._session, None
+        closer, self._closer = self._closer, None
         if session is not None and not session.closed:
+            await session.close()
+        if closer is not None and self._loop is asyncio.get_running_loop():
+            await closer.aclose()
+
+
+async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Close ``session`` when its event loop ends, should nobody have closed it before.
+
+    ``asyncio.run`` finalizes the async generators of its loop before closing
+    it, so a client used across two ``asyncio.run`` calls, or left unclosed,
+    gives its connections back there instead of printing aiohttp's
+    ``Unclosed client session`` / ``Unclosed connector`` at exit (httpx prints
+    nothing either). A transport never closed is still reported when it is
+    collected (``AiohttpTransport.__del__``).
+    """
+    try:
+        yield
+    finally:
+        if not session.closed:
             await session.close()
 
 
