@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._secret import redact_url
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -213,6 +215,13 @@ def status_error(
     if status_code >= 500:
         cls: type[APIStatusError] = InternalServerError
         hint = "the server failed; retry later"
+    elif 300 <= status_code < 400:
+        cls = APIStatusError
+        where = redact_url(headers.get("location") or headers.get("Location") or "elsewhere")
+        hint = (
+            f"redirected to {where}; the SDK follows redirects only within the base URL's "
+            "origin (the API key goes nowhere else): check the base URL"
+        )
     else:
         cls, hint = _HINTS.get(status_code, (APIStatusError, "the request failed"))
     detail = _detail(body)

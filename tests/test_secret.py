@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import aiohttp
 import anyio
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from atomscale_async._secret import APIKey, KeyHeaders, redact_url
 
 from .local_http import Answer, LocalServer, Received
 from .payloads import OES
+from .servers import CUT_OFF, MALFORMED, RawServer, http_head
 
 KEY = "sk-live-traceback-key-77"
 PASSWORD = "url-pass-word-31"
@@ -360,3 +362,160 @@ async def test_a_password_in_the_base_url_is_not_in_error_messages() -> None:
     assert PASSWORD not in str(info.value)
     assert PASSWORD not in info.value.url
     assert f"reader:***@127.0.0.1:{server.port}/oes/x" in str(info.value)
+
+
+# ------------------------------------------- malformed answers: no exception holding the request
+
+
+def _echoing(name: str) -> Callable[[bytes], list[bytes]]:
+    """A malformed answer; ``echo`` puts the request's own key header into a broken header."""
+
+    def answer(request: bytes) -> list[bytes]:
+        if name == "echo":
+            line = next(x for x in request.split(b"\r\n") if x.lower().startswith(b"x-api-key"))
+            return [http_head(b"Content-Length: 2", b"X-Echo " + line) + b"[]"]
+        return [{**MALFORMED, **CUT_OFF}[name]]
+
+    return answer
+
+
+@pytest.mark.parametrize("name", ["echo", *sorted(MALFORMED), *sorted(CUT_OFF)])
+def test_a_malformed_answer_gives_an_error_holding_no_request(mode: str, name: str) -> None:
+    with RawServer(_echoing(name)) as server:
+        error = _catch(mode, lambda c: c.oes.get("x"), base_url=_base_url(server.port))
+    assert isinstance(error, atomscale_async.AtomscaleError), repr(error)
+    for part in _chain(error):
+        # aiohttp's exceptions carry the request headers; httpx's carry the request.
+        assert not isinstance(part, aiohttp.ClientError | httpx.HTTPError), repr(part)
+        assert not any(isinstance(v, httpx.Request) for v in vars(part).values())
+    assert_no_secret_shown(error)
+
+
+# ------------------------------------------------------- redirects: the key stays at its origin
+
+
+def _redirect(status: int, location: Callable[[Received], str]) -> Callable[[Received], Answer]:
+    def answer(request: Received) -> Answer:
+        if request.path.endswith("/final"):
+            return Answer(200, _oes_body())
+        return Answer(status, b"", {"Location": location(request)})
+
+    return answer
+
+
+def _through_callers_client(mode: str, call: Call, **kwargs: Any) -> Any:
+    """``call`` on a client that sends through an httpx client following redirects."""
+    kwargs = {"max_retries": 0, **kwargs}
+    if mode == "sync":
+        http = httpx.AsyncClient(follow_redirects=True)
+        with Client(KEY, http_client=http, **kwargs) as c:
+            try:
+                return call(c)
+            except Exception as exc:
+                return exc
+            finally:
+                c._run(http.aclose)  # on the loop thread that drove it
+
+    async def run() -> Any:
+        async with (
+            httpx.AsyncClient(follow_redirects=True) as http,
+            AsyncClient(KEY, http_client=http, **kwargs) as client,
+        ):
+            try:
+                return await call(client)
+            except Exception as exc:
+                return exc
+
+    return anyio.run(run, backend=mode)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("where", ["other-port", "other-scheme", "other-host"])
+def test_a_redirect_to_another_origin_is_not_followed_with_the_key(
+    mode: str, status: int, where: str
+) -> None:
+    with LocalServer(lambda _: Answer(200, _oes_body())) as other:
+        target = {
+            "other-port": f"http://127.0.0.1:{other.port}/oes/final",
+            # Same port, other scheme: a TLS handshake would reach the first server.
+            "other-scheme": "https://127.0.0.1:{port}/oes/final",
+            "other-host": f"http://localhost:{other.port}/oes/final",
+        }[where]
+        with LocalServer(_redirect(status, lambda r: target)) as first:
+            first.script = _redirect(status, lambda r: target.format(port=first.port))
+            error = _through_callers_client(mode, lambda c: c.oes.get("x"), base_url=first.base_url)
+    assert isinstance(error, atomscale_async.APIStatusError), error
+    assert error.status_code == status
+    assert "redirected to" in str(error)
+    assert "check the base URL" in str(error)
+    assert other.received == []
+    assert len(first.received) == 1
+    assert_no_secret_shown(error)
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_within_the_origin_is_followed(mode: str, status: int) -> None:
+    with LocalServer(_redirect(status, lambda r: "/oes/final")) as server:
+        result = _through_callers_client(mode, lambda c: c.oes.get("x"), base_url=server.base_url)
+    assert not isinstance(result, Exception), result
+    assert [r.path for r in server.received] == ["/oes/x", "/oes/final"]
+    assert all(r.headers["x-api-key"] == KEY for r in server.received)
+
+
+def test_a_post_redirected_with_303_becomes_a_get_without_body(mode: str) -> None:
+    def answer(request: Received) -> Answer:
+        if request.method == "GET":
+            return Answer(200, b'{"sample_id": "s1", "sample_name": "s", "substrate": "Si"}')
+        return Answer(303, b"", {"Location": "/target-materials/created"})
+
+    with LocalServer(answer) as server:
+        _through_callers_client(
+            mode,
+            lambda c: c.target_materials.create(sample={"sample_name": "s", "substrate": "Si"}),
+            base_url=server.base_url,
+        )
+    assert [(r.method, r.path, r.body) for r in server.received][1] == (
+        "GET",
+        "/target-materials/created",
+        b"",
+    )
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_the_default_client_and_a_non_following_client_answer_any_redirect_with_an_error(
+    follow: bool,
+) -> None:
+    with LocalServer(_redirect(302, lambda r: "/oes/final")) as server:
+
+        async def run() -> BaseException:
+            http = httpx.AsyncClient(follow_redirects=False) if follow else None
+            async with AsyncClient(KEY, base_url=server.base_url, http_client=http) as client:
+                with pytest.raises(atomscale_async.APIStatusError) as info:
+                    await client.oes.get("x")
+            if http is not None:
+                await http.aclose()
+            return info.value
+
+        error = anyio.run(run)
+    assert getattr(error, "status_code", None) == 302
+    assert [r.path for r in server.received] == ["/oes/x"]
+
+
+def test_a_raise_for_status_hook_of_the_callers_client_gives_the_sdks_error(mode: str) -> None:
+    async def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    with LocalServer(_status(404)) as server:
+
+        async def run() -> BaseException:
+            async with (
+                httpx.AsyncClient(event_hooks={"response": [raise_for_status]}) as http,
+                AsyncClient(KEY, base_url=server.base_url, http_client=http) as client,
+            ):
+                with pytest.raises(atomscale_async.NotFoundError) as info:
+                    await client.oes.get("x")
+            return info.value
+
+        error = anyio.run(run, backend="trio" if mode == "trio" else "asyncio")
+    assert_no_secret_shown(error)
+    assert error.__context__ is None

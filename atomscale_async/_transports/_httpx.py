@@ -23,6 +23,12 @@ from ._failures import CertificateRefused, certificate_failure
 
 __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
 
 @attrs.frozen
 class HttpxInternals:
@@ -149,16 +155,9 @@ class HttpxSender:
         headers: httpx.Headers,
     ) -> httpx.Response:
         if not self._owned:
-            # A client of the caller's: its defaults, auth, hooks and cookies apply.
-            request = self._http.build_request(
-                method,
-                self._base_url + path,
-                params=query,
-                content=body,
-                headers=headers,
-                timeout=timeouts,
+            response = await self._send_through_callers_client(
+                method, path, query, body, timeouts, headers
             )
-            response = await self._http.send(request, stream=True)
         else:
             request = httpx.Request(
                 method,
@@ -174,4 +173,44 @@ class HttpxSender:
                 response.request = request  # as AsyncClient.send sets it
             else:
                 response = await self._http.send(request, stream=True)
+        return response
+
+    async def _send_through_callers_client(
+        self,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...] | None,
+        body: bytes | None,
+        timeouts: httpx.Timeout,
+        headers: httpx.Headers,
+    ) -> httpx.Response:
+        """Send through a client of the caller's: its defaults, auth, hooks and cookies apply.
+
+        httpx would follow a redirect anywhere with the key (it strips only
+        ``Authorization``), so redirects are followed here, and only within the
+        base URL's origin (same scheme, host and port) when the client follows
+        redirects at all; any other redirect is answered as it is (an error status).
+        """
+        url = httpx.URL(self._base_url + path)
+        for _ in range(self._http.max_redirects + 1):
+            request = self._http.build_request(
+                method, url, params=query, content=body, headers=headers, timeout=timeouts
+            )
+            query = None  # a redirect's Location carries its own query
+            try:
+                response = await self._http.send(request, stream=True, follow_redirects=False)
+            except httpx.HTTPStatusError as exc:  # a hook of the caller's raise_for_status()
+                response = exc.response
+            if not (self._http.follow_redirects and response.has_redirect_location):
+                return response
+            target = url.join(response.headers["location"])
+            if _origin(target) != _origin(url):
+                return response
+            await response.aclose()
+            url = target
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method == "POST"
+            ):
+                method, body = "GET", None  # as browsers and httpx do
+                headers = self._get_headers
         return response
