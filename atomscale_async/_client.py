@@ -170,6 +170,10 @@ class AsyncClient(AsyncResources):
         allow_insecure_http: Allow an ``http://`` base URL to a host other than
             this machine (loopback is always allowed); else
             ``ATOMSCALE_ALLOW_INSECURE_HTTP=1``.
+        trust_env: Send through the proxies ``HTTP_PROXY``, ``HTTPS_PROXY`` and
+            ``ALL_PROXY`` name, except for ``NO_PROXY`` hosts and loopback, by
+            httpx's rules (an HTTP proxy; a SOCKS one is an error). An
+            ``http_client`` follows its own settings instead.
     """
 
     def __init__(
@@ -186,6 +190,7 @@ class AsyncClient(AsyncResources):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
         allow_insecure_http: bool | None = None,
+        trust_env: bool = True,
     ) -> None:
         _setup_logging()
         try:
@@ -211,7 +216,7 @@ class AsyncClient(AsyncResources):
         )
         clock = Clock()
         state = SharedState(
-            http=http_client or build_http_client(max_concurrency),
+            http=http_client or build_http_client(max_concurrency, trust_env=trust_env),
             owns_http=http_client is None,
             base_url=_resolve_base_url(base_url, allow_insecure_http),
             api_key=key,

@@ -283,6 +283,7 @@ class Client(SyncResources):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
         allow_insecure_http: bool | None = None,
+        trust_env: bool = True,
     ) -> None:
         try:
             key = resolve_api_key(api_key)
@@ -300,6 +301,7 @@ class Client(SyncResources):
             max_response_bytes=max_response_bytes,
             max_catalogue_response_bytes=max_catalogue_response_bytes,
             allow_insecure_http=allow_insecure_http,
+            trust_env=trust_env,
         )
         loop = _LoopThread()
         self._setup(client, loop)

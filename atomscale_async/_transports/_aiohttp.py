@@ -13,6 +13,7 @@ aiohttp error a ``httpx.ReadError``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import ssl
@@ -58,8 +59,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         max_connections: int,
         keepalive_expiry: float = 15.0,
         verify: ssl.SSLContext | bool = True,
+        proxy: httpx.URL | None = None,
     ) -> None:
         self._max_connections = max_connections
+        # The proxy's credentials come from its URL only (aiohttp's trust_env,
+        # off here, would look in .netrc).
+        self._proxy: URL | None = None
+        self._proxy_headers: dict[str, str] | None = None
+        if proxy is not None:
+            self._proxy = URL(str(proxy.copy_with(username=None, password=None)))
+            if proxy.username:
+                userinfo = f"{proxy.username}:{proxy.password}".encode()
+                self._proxy_headers = {
+                    "Proxy-Authorization": "Basic " + base64.b64encode(userinfo).decode("ascii")
+                }
         self._keepalive_expiry = keepalive_expiry
         self._ssl = verify
         self._session: aiohttp.ClientSession | None = None
@@ -107,12 +120,19 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method,
                 URL(str(request.url), encoded=True),
                 # raw + latin-1: multi_items() re-detects the encoding of every header
-                headers=[
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                ],
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+                # aiohttp sends proxy_headers on a CONNECT only: a plain http
+                # request through the proxy carries them itself.
+                + (
+                    list(self._proxy_headers.items())
+                    if self._proxy_headers and request.url.scheme == "http"
+                    else []
+                ),
                 data=body or None,
                 allow_redirects=False,
                 timeout=timeout,
+                proxy=self._proxy,
+                proxy_headers=self._proxy_headers,
             )
         declared = response.content_length
         # One read costs less than a stream of chunks, and is bounded.
