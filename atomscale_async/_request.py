@@ -183,6 +183,8 @@ async def _attempts(
         _log(method, path, status, elapsed_ms, attempt)
         if status < 300:
             return content
+        # A server may echo the key back: an error (and this frame) shows it as ***.
+        content = state.api_key.redact_bytes(content)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if status == 429 and retry_after is not None and retry_after <= options.max_retry_after:
             state.gate.pause(retry_after)
@@ -190,12 +192,12 @@ async def _attempts(
             if retry_after is None:
                 await clock.sleep(backoff(attempt, clock))
             elif retry_after > options.max_retry_after:
-                raise _status_error(response, content, method, url, retry_after)
+                raise _status_error(response, content, method, url, retry_after, state.api_key)
             elif status != 429:  # a 429 already paused the whole client
                 await clock.sleep(retry_after)
             attempt += 1
             continue
-        raise _status_error(response, content, method, url, retry_after)
+        raise _status_error(response, content, method, url, retry_after, state.api_key)
 
 
 def _connection_error(
@@ -243,7 +245,12 @@ def _connection_error(
 
 
 def _status_error(
-    response: httpx.Response, content: bytes, method: str, url: str, retry_after: float | None
+    response: httpx.Response,
+    content: bytes,
+    method: str,
+    url: str,
+    retry_after: float | None,
+    key: APIKey,
 ) -> APIStatusError:
     body: object
     try:
@@ -256,7 +263,7 @@ def _status_error(
         body=body,
         method=method,
         url=url,
-        headers=dict(headers),
+        headers={name: key.redact(value) for name, value in headers.items()},  # echoes too
         request_id=headers.get("x-request-id") or headers.get("request-id"),
         retry_after=retry_after,
     )

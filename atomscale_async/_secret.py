@@ -8,6 +8,7 @@ hides it), and every URL shown to a person goes through ``redact_url``.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Final, NoReturn, final
 
@@ -31,6 +32,22 @@ class APIKey:
     def reveal(self) -> str:
         """The key itself, for the one header that carries it."""
         return self._value
+
+    def redact(self, text: str) -> str:
+        """``text`` with the key (as typed, or as JSON escapes it) shown as ``***``."""
+        for form in self._forms():
+            text = text.replace(form, _REDACTED)
+        return text
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        """``data`` (UTF-8) with the key (as typed, or as JSON escapes it) shown as ``***``."""
+        for form in self._forms():
+            data = data.replace(form.encode(), _REDACTED.encode())
+        return data
+
+    def _forms(self) -> list[str]:
+        escaped = json.dumps(self._value, ensure_ascii=False)[1:-1]
+        return [self._value] if escaped == self._value else [escaped, self._value]
 
     def __repr__(self) -> str:
         return f"APIKey('{_REDACTED}')"

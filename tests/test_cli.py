@@ -431,3 +431,51 @@ def test_allow_insecure_http_lets_an_http_base_url_to_another_machine_through(
     assert api_client(allowed).base_url == "http://sandbox:8000/"
     monkeypatch.setenv("ATOMSCALE_ALLOW_INSECURE_HTTP", "1")
     assert api_client(refused).base_url == "http://sandbox:8000/"
+
+
+@pytest.mark.parametrize("key", ["sk-echoed-0123456789", 'sk-with"quote\\and-slash'])
+def test_a_key_the_server_echoes_is_hidden_on_stdout_and_in_out_files(
+    key: str, tmp_path: Path
+) -> None:
+    import copy
+
+    from .local_http import Answer, LocalServer, Received
+    from .payloads import INSTRUMENT
+
+    def echo(request: Received) -> Answer:
+        sent = request.headers["x-api-key"]
+        if request.path.startswith("/instruments"):
+            instrument = {**copy.deepcopy(INSTRUMENT), "source_name": f"named {sent}"}
+            return Answer(200, orjson.dumps([instrument]))
+        return Answer(404, orjson.dumps({"detail": f"no entry for key {sent}"}))
+
+    with LocalServer(echo) as server:
+        api = ["--base-url", server.base_url, "--api-key", key]
+        table, as_json = run_all(
+            [*api, "--format", "table", "instruments", "list"],
+            [*api, "--format", "json", "instruments", "list"],
+        )
+        lines, array = tmp_path / "out.jsonl", tmp_path / "out.json"
+        to_files = run_all(
+            [*api, "get", "a", "b", "--data-type", "oes", "--out", str(lines)],
+            [*api, "get", "a", "--data-type", "oes", "--out", str(array)],
+            env=_env(ATOMSCALE_API_KEY=key),
+        )
+        piped = run(*api, "get", "a", "--data-type", "oes", "--format", "json")
+    assert table.status == 0, table.stderr
+    assert "named ***" in table.stdout
+    assert as_json.json()[0]["source_name"] == "named ***"
+    assert "***" in piped.lines()[0]["error"]["message"]
+    assert all(run.status == 1 for run in to_files)
+    written = lines.read_text() + array.read_text()
+    assert "no entry for key ***" in written
+    escaped = orjson.dumps(key).decode()[1:-1]
+    for text in (
+        table.stdout,
+        as_json.stdout,
+        piped.stdout,
+        written,
+        *(r.stderr for r in (table, as_json, piped, *to_files)),
+    ):
+        assert key not in text
+        assert escaped not in text

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import anyio
 import httpx
+import orjson
 import pytest
 
 import atomscale_async
@@ -122,6 +123,14 @@ BODY_CASES: dict[str, tuple[Callable[[Received], Answer], Call]] = {
     "bulk-unknown-kind": (
         lambda _: Answer(200, b'{"data_entries": []}'),
         lambda c: c.get(["a", "b"]),
+    ),
+    "echoed-key": (
+        lambda r: Answer(
+            401,
+            orjson.dumps({"detail": f"key {r.headers['x-api-key']} refused"}),
+            {"X-Echo": r.headers["x-api-key"]},
+        ),
+        lambda c: c.oes.get("x"),
     ),
     "bad-input": (lambda _: Answer(), lambda c: c.target_materials.create(sample={"x": 1})),
     "bad-data-type": (lambda _: Answer(), lambda c: c.get(["a"], data_type="xps")),

@@ -282,7 +282,7 @@ class _Sink:
         return self
 
     def write(self, record: dict[str, Any]) -> None:
-        data = orjson.dumps(record)
+        data = self._out.scrub_bytes(orjson.dumps(record))
         if self._file is None:
             self._out.stdout.write(data.decode() + "\n")
         elif self.array:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any, cast
 
 import orjson
 
@@ -38,14 +38,50 @@ class CLIError(Exception):
         self.status = status
 
 
+class _RedactingStream:
+    """A text stream that hides the key in everything written to it (a server may echo it)."""
+
+    def __init__(self, stream: IO[str], scrub: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._scrub = scrub
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._scrub(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class Output:
-    """Where and how a command prints: the streams, the format, and the key to hide."""
+    """Where and how a command prints: the streams, the format, and the key to hide.
+
+    Whatever reaches stdout, stderr or ``scrub_bytes`` (``--out`` files) shows
+    the key as ``***``, as typed or as JSON escapes it.
+    """
 
     def __init__(self, stdout: IO[str], stderr: IO[str], fmt: str, secret: str | None) -> None:
-        self.stdout = stdout
+        self.secret = secret if secret and len(secret) >= 4 else None
+        forms: set[str] = set()
+        if self.secret:
+            forms = {self.secret, orjson.dumps(self.secret).decode()[1:-1]}
+        self._forms = sorted(forms, key=len, reverse=True)
+        self.stdout: IO[str] = (
+            cast(IO[str], _RedactingStream(stdout, self.scrub)) if self._forms else stdout
+        )
         self.stderr = stderr
         self.format = fmt
-        self.secret = secret
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the key replaced by ``***``."""
+        for form in self._forms:
+            text = text.replace(form, "***")
+        return text
+
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """``data`` (UTF-8) with the key replaced by ``***``."""
+        for form in self._forms:
+            data = data.replace(form.encode(), b"***")
+        return data
 
     @property
     def json(self) -> bool:
@@ -54,10 +90,7 @@ class Output:
 
     def redact(self, text: str) -> str:
         """The text on one line, with the API key (if it appears) replaced by ``***``."""
-        text = " ".join(text.split())
-        if self.secret and len(self.secret) >= 4:
-            text = text.replace(self.secret, "***")
-        return text
+        return self.scrub(" ".join(text.split()))
 
     def line(self, text: str = "") -> None:
         """Print a line on stdout."""
