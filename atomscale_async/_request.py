@@ -153,7 +153,8 @@ async def _attempts(
     clock = state.clock
     attempt = 0
     while True:
-        await state.gate.wait()
+        if await state.gate.wait():
+            logger.info("the rate-limit pause is over: requests resume")
         failure: APIConnectionError | ResponseTooLargeError | None = None
         retry = False
         response: httpx.Response | None = None
@@ -174,7 +175,12 @@ async def _attempts(
         if failure is not None:
             _log(method, path, type(failure).__name__, elapsed_ms, attempt)
             if retry and attempt < options.max_retries:
-                await clock.sleep(backoff(attempt, clock))
+                wait = backoff(attempt, clock)
+                what = str(failure).removeprefix(f"{method} {url}: ")
+                _log_retry(
+                    method, path, attempt, options, wait, f"{type(failure).__name__}: {what}"
+                )
+                await clock.sleep(wait)
                 attempt += 1
                 continue
             raise failure
@@ -187,13 +193,16 @@ async def _attempts(
         content = state.api_key.redact_bytes(content)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if status == 429 and retry_after is not None and retry_after <= options.max_retry_after:
-            state.gate.pause(retry_after)
+            _pause(state.gate, method, path, retry_after)
         if retryable_status(method, status) and attempt < options.max_retries:
             if retry_after is None:
-                await clock.sleep(backoff(attempt, clock))
+                wait = backoff(attempt, clock)
+                _log_retry(method, path, attempt, options, wait, _status_text(response))
+                await clock.sleep(wait)
             elif retry_after > options.max_retry_after:
                 raise _status_error(response, content, method, url, retry_after, state.api_key)
-            elif status != 429:  # a 429 already paused the whole client
+            elif status != 429:  # a 429 already paused the whole client (and said so)
+                _log_retry(method, path, attempt, options, retry_after, _status_text(response))
                 await clock.sleep(retry_after)
             attempt += 1
             continue
@@ -266,6 +275,37 @@ def _status_error(
         headers={name: key.redact(value) for name, value in headers.items()},  # echoes too
         request_id=headers.get("x-request-id") or headers.get("request-id"),
         retry_after=retry_after,
+    )
+
+
+def _pause(gate: RateLimitGate, method: str, path: str, seconds: float) -> None:
+    """Pause the whole client; say so at INFO when this begins a pause (not per request)."""
+    if gate.pause(seconds):
+        logger.info(
+            "rate limited (429 on %s /%s): every request of the client waits %.1f s "
+            "as Retry-After asks",
+            method,
+            path,
+            seconds,
+        )
+
+
+def _status_text(response: httpx.Response) -> str:
+    return f"{response.status_code} {response.reason_phrase}".strip()
+
+
+def _log_retry(
+    method: str, path: str, attempt: int, options: RequestOptions, wait: float, what: str
+) -> None:
+    """One INFO line per retry: which request, what failed, how long until the next try."""
+    logger.info(
+        "retrying %s /%s in %.2f s (retry %d of %d): %s",
+        method,
+        path,
+        wait,
+        attempt + 1,
+        options.max_retries,
+        what,
     )
 
 

@@ -113,12 +113,28 @@ class RateLimitGate:
 
     clock: Clock
     paused_until: float = 0.0
+    #: A pause began and nobody has yet seen it end (for one log line each way).
+    pausing: bool = False
 
-    def pause(self, seconds: float) -> None:
-        """Hold every new request of the client for ``seconds`` from now."""
-        self.paused_until = max(self.paused_until, self.clock.monotonic() + seconds)
+    def pause(self, seconds: float) -> bool:
+        """Hold every new request of the client for ``seconds`` from now.
 
-    async def wait(self) -> None:
-        """Return once no pause is in force."""
+        Returns:
+            Whether this began a pause (none was in force): a change of state.
+        """
+        now = self.clock.monotonic()
+        began = self.paused_until <= now
+        self.paused_until = max(self.paused_until, now + seconds)
+        self.pausing = self.pausing or began
+        return began
+
+    async def wait(self) -> bool:
+        """Return once no pause is in force.
+
+        Returns:
+            Whether this caller is the first to see a pause end: a change of state.
+        """
         while (remaining := self.paused_until - self.clock.monotonic()) > 0:
             await self.clock.sleep(remaining)
+        ended, self.pausing = self.pausing, False
+        return ended
