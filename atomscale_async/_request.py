@@ -23,6 +23,7 @@ from ._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AtomscaleError,
     MalformedResponseError,
     ResponseTooLargeError,
     status_error,
@@ -176,10 +177,7 @@ async def _attempts(
             _log(method, path, type(failure).__name__, elapsed_ms, attempt)
             if retry and attempt < options.max_retries:
                 wait = backoff(attempt, clock)
-                what = str(failure).removeprefix(f"{method} {url}: ")
-                _log_retry(
-                    method, path, attempt, options, wait, f"{type(failure).__name__}: {what}"
-                )
+                _log_retry(method, path, attempt, options, wait, _failure_text(failure, url))
                 await clock.sleep(wait)
                 attempt += 1
                 continue
@@ -288,6 +286,11 @@ def _pause(gate: RateLimitGate, method: str, path: str, seconds: float) -> None:
             path,
             seconds,
         )
+
+
+def _failure_text(failure: AtomscaleError, url: str) -> str:
+    """The class and message of ``failure``, without the ``METHOD url:`` it starts with."""
+    return f"{type(failure).__name__}: {str(failure).partition(f'{url}: ')[2] or failure}"
 
 
 def _status_text(response: httpx.Response) -> str:
