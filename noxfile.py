@@ -1,6 +1,6 @@
 """Everything a newcomer needs: `nox` runs the tests, lint and typecheck sessions.
 
-`tests`, `slow`, `lint`, `typecheck`, `generate`, `bench` and `docs` run on the
+`tests`, `slow`, `soak`, `lint`, `typecheck`, `generate`, `bench` and `docs` run on the
 interpreter that runs nox (`python3 -m nox` tests whatever `python3` is, if it is a
 supported version, and fails otherwise). `pythons` runs the suite on every supported
 version and `lowest` on the lowest dependency versions: a missing interpreter is an
@@ -73,6 +73,14 @@ def slow(session: nox.Session) -> None:
     _require_supported(session)
     session.install("-e", TEST_EXTRAS)
     _pytest(session, "-m", "slow")
+
+
+@nox.session(python=RUNNING)
+def soak(session: nox.Session) -> None:
+    """5,000 ids through every kind of fault, asyncio and trio; prints lost, wire, wall time."""
+    _require_supported(session)
+    session.install("-e", TEST_EXTRAS)
+    _pytest(session, "-m", "slow", "-s", "-k", "soak", "tests/test_soak.py")
 
 
 @nox.session(python=SUPPORTED_PYTHONS)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import socket
 import ssl
+import struct
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Literal, Self
+
+import orjson
+
+from .payloads import OES as _OES_TEMPLATE
 
 Mode = Literal["close_after_read", "hang", "ok"]
 
@@ -242,3 +249,94 @@ CUT_OFF: dict[str, bytes] = {
     "half_a_body": http_head(b"Content-Length: 100") + b"[1,",
     "half_a_chunk": http_head(b"Transfer-Encoding: chunked") + b"10\r\n[1,",
 }
+
+
+#: The kinds of fault ``FaultyServer`` injects, each equally likely among faulted requests.
+FAULT_KINDS = (
+    "500",
+    "503",
+    "429",
+    "drop",
+    "reset",
+    "half_body",
+    "slow_body",
+    "malformed",
+)
+#: The malformed answers every transport refuses (httpcore reads a 100 KB head).
+_REFUSED = sorted(name for name in MALFORMED if name != "header_of_100_kb")
+
+
+class FaultyServer(RawServer):
+    """Answers ``GET /oes/<id>`` with an OES result for that id, or with a fault.
+
+    Whether attempt ``n`` for an id is faulted, and how, is a function of the id
+    and ``n`` (a hash), so a run is reproducible whatever the order of requests.
+    ``wire`` counts the requests per id.
+    """
+
+    def __init__(self, fault_rate: float, *, retry_after: float = 0.01) -> None:
+        super().__init__(self._answer_for)
+        self.fault_rate = fault_rate
+        self.retry_after = retry_after
+        self.wire: dict[str, int] = {}
+        self.faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
+
+    def _answer_for(self, request: bytes) -> Iterable[bytes]:
+        target = request.split(b" ", 2)[1].decode()
+        data_id = target.rsplit("/", 1)[-1]
+        with self._lock:
+            attempt = self.wire.get(data_id, 0)
+            self.wire[data_id] = attempt + 1
+        digest = hashlib.sha256(f"{data_id}:{attempt}".encode()).digest()
+        roll = int.from_bytes(digest[:4], "big") / 2**32
+        body = orjson.dumps({**_OES_TEMPLATE, "data_id": data_id})
+        if roll >= self.fault_rate:
+            return [answer_json(body)]
+        kind = FAULT_KINDS[digest[4] % len(FAULT_KINDS)]
+        with self._lock:
+            self.faults[kind] += 1
+        return self._fault(kind, body, digest[5])
+
+    def _fault(self, kind: str, body: bytes, pick: int) -> Iterable[bytes]:
+        if kind in ("500", "503"):
+            return [http_head(b"Content-Length: 0", status=b"HTTP/1.1 %s Oops" % kind.encode())]
+        if kind == "429":
+            return [
+                http_head(
+                    b"Content-Length: 0",
+                    b"Retry-After: %g" % self.retry_after,
+                    status=b"HTTP/1.1 429 Too Many Requests",
+                )
+            ]
+        if kind == "drop":
+            return []
+        if kind == "reset":
+            raise _Reset
+        if kind == "half_body":
+            return [answer_json(body)[: -len(body) // 2]]
+        if kind == "slow_body":
+            return _slowly(answer_json(body))
+        return [MALFORMED[_REFUSED[pick % len(_REFUSED)]]]
+
+    def _answer(self, conn: socket.socket, request: bytes) -> bool:
+        try:
+            return super()._answer(conn, request)
+        except _Reset:
+            # SO_LINGER 0: close with a TCP reset instead of a FIN.
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            with self._lock:
+                self.in_flight -= 1
+            return False
+
+
+class _Reset(Exception):
+    """Raised by an answer to hang up with a reset."""
+
+
+def _slowly(answer: bytes) -> Iterator[bytes]:
+    step = max(1, len(answer) // 4)
+    for start in range(0, len(answer), step):
+        time.sleep(0.005)
+        yield answer[start : start + step]
