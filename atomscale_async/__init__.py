@@ -54,6 +54,7 @@ from ._generated.models import (
     XRDPeak,
     XRDResult,
 )
+from ._limiter import RateLimitState
 from ._model import Model
 from ._optional import MissingExtraError
 from ._search import SearchResult
@@ -92,6 +93,7 @@ __all__ = [
     "ProjectRef",
     "RamanResult",
     "RateLimitError",
+    "RateLimitState",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "Result",

@@ -4,7 +4,11 @@ Each distinct id is fetched once. Without ``data_type`` the kind of each id is
 looked up in the catalogue (``GET data_entries/``, 100 ids a request, several
 requests in flight) and the lookups feed a pool of workers that fetch results
 as soon as their kind is known. Every request goes through the client's
-request loop, so the client-wide concurrency limit and 429 pause hold.
+request loop, so the client-wide adaptive limit (width, pace, pause) holds,
+and a call's ``concurrency`` caps it further. A request that must wait (a 429's
+``Retry-After``, a retry's backoff) is handed back by the request loop and
+resumed later by a task of its own: it holds neither a worker nor a slot while
+it waits, and the workers fetch other ids meanwhile.
 
 The client's ``total_timeout`` bounds each request (with its retries); a bulk
 call's own ``total_timeout`` bounds the whole call: at its deadline the fetches
@@ -40,6 +44,7 @@ from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
 from ._errors import APITimeoutError, AtomscaleError, BulkFetchError, NotFoundError
 from ._generated.models import DataEntry, OESResult, SIMSResult
 from ._model import Model
+from ._request import Deferral, RetryLater, deferring
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -237,6 +242,10 @@ class _Run:
         self.kinds: dict[str, str] = {}
         self.warned: set[str] = set()
         self.bar = _progress_bar(self.total) if progress else None
+        self.postfix = ""
+        # The call's own cap: workers and resumed requests share it.
+        self.slots = anyio.Semaphore(width, fast_acquire=True)
+        self.tg: anyio.abc.TaskGroup | None = None
 
     async def emit(self, outcome: Outcome) -> None:
         del self.pending[outcome.data_id]
@@ -245,12 +254,24 @@ class _Run:
         if self.on_progress is not None:
             self.on_progress(self.done, self.total)
         if self.bar is not None:
+            self.show_rate_limit_state(self.bar)
             self.bar.update(1)
         # An outcome once fetched is delivered: the call's deadline does not
         # interrupt a hand-over to a slow consumer. (A consumer that stops
         # listening closes its end, which ends the hand-over at once.)
         with anyio.CancelScope(shield=True):
             await self.emit_outcome(outcome)
+
+    def show_rate_limit_state(self, bar: Any) -> None:
+        state = self.client.rate_limit_state
+        postfix = state.state.replace("_", " ")
+        if state.state != "normal":
+            postfix += f", width {state.width}/{state.ceiling}"
+            if state.rate is not None:
+                postfix += f", {state.rate:.0f} req/s"
+        if postfix != self.postfix:
+            self.postfix = postfix
+            bar.set_postfix_str(postfix, refresh=False)
 
     def close(self, started: float) -> None:
         if self.bar is not None:
@@ -270,7 +291,29 @@ class _Run:
                 anyio.current_time() - started,
             )
 
-    async def fetch(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
+    async def fetch(
+        self, data_id: str, kind: str, entry: DataEntry | None, deferral: Deferral | None = None
+    ) -> None:
+        """Fetch one id and emit its outcome, or leave it to a task that resumes it later."""
+        async with self.slots:
+            try:
+                with deferring(deferral):
+                    outcome = await self.fetch_now(data_id, kind, entry)
+            except RetryLater as later:
+                assert self.tg is not None
+                self.tg.start_soon(self.resume, data_id, kind, entry, later.deferral)
+                return
+        await self.emit(outcome)
+
+    async def resume(
+        self, data_id: str, kind: str, entry: DataEntry | None, deferral: Deferral
+    ) -> None:
+        clock = self.client._state.clock
+        if (wait := deferral.not_before - clock.monotonic()) > 0:
+            await clock.sleep(wait)
+        await self.fetch(data_id, kind, entry, deferral)
+
+    async def fetch_now(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
         try:
             if kind == "oes":
                 return Outcome(data_id, await self.client.oes.get(data_id))
@@ -308,6 +351,7 @@ class _Run:
         try:
             with anyio.CancelScope(deadline=deadline):
                 async with anyio.create_task_group() as tg:
+                    self.tg = tg
                     if self.data_type is not None:
                         # The kind is known: the workers share one iterator of ids.
                         self.kinds = dict.fromkeys(ids, self.data_type)
@@ -342,12 +386,12 @@ class _Run:
 
     async def known_kind_worker(self, todo: Iterator[str], kind: str) -> None:
         for data_id in todo:
-            await self.emit(await self.fetch(data_id, kind, None))
+            await self.fetch(data_id, kind, None)
 
     async def worker(self, work: MemoryObjectReceiveStream[_Work]) -> None:
         async with work:
             async for data_id, kind, entry in work:
-                await self.emit(await self.fetch(data_id, kind, entry))
+                await self.fetch(data_id, kind, entry)
 
     async def resolve(self, ids: Sequence[str], work: MemoryObjectSendStream[_Work]) -> None:
         entries = self.entries

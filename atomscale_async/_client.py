@@ -11,7 +11,6 @@ from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, Self, overload
 
-import anyio
 import attrs
 import httpx
 
@@ -20,8 +19,9 @@ from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.resources import AsyncResources
+from ._limiter import AdaptiveLimiter, RateLimitState
 from ._request import RequestOptions, SharedState, request
-from ._retry import Clock, RateLimitGate
+from ._retry import Clock
 from ._search import DateLike, SearchResult
 from ._secret import redact_url, resolve_api_key
 from ._transports import build_http_client
@@ -137,8 +137,10 @@ class AsyncClient(AsyncResources):
     """The asynchronous Atomscale client.
 
     One client serves a whole application: it keeps a connection pool, and
-    every request it sends (single or bulk) shares one concurrency limit.
-    Use it as an async context manager, or call ``aclose()``.
+    every request it sends (single or bulk) shares one adaptive limit: up to
+    ``max_concurrency`` in flight, fewer and paced when the server refuses
+    (see ``rate_limit_state``). Use it as an async context manager, or call
+    ``aclose()``.
 
     Example:
         >>> async with AsyncClient() as client:  # doctest: +SKIP
@@ -152,8 +154,8 @@ class AsyncClient(AsyncResources):
             defaults to 5 s connect, 60 s read. The one timeout of every request,
             also through an ``http_client``.
         max_retries: Retries after the first attempt (see the README's retry policy).
-        max_concurrency: Requests in flight at once, for the whole client; the
-            connection pool is sized to it.
+        max_concurrency: The most requests in flight at once, for the whole client
+            (the width adapts below it); the connection pool is sized to it.
         http_client: An ``httpx.AsyncClient`` to send through instead of the
             default one; the SDK does not close it. Its headers, auth, hooks and
             cookies apply, but not its timeout: ``timeout=`` above wins.
@@ -174,6 +176,9 @@ class AsyncClient(AsyncResources):
             ``ALL_PROXY`` name, except for ``NO_PROXY`` hosts and loopback, by
             httpx's rules (an HTTP proxy; a SOCKS one is an error). An
             ``http_client`` follows its own settings instead.
+        adaptive_concurrency: Follow the server's refusals below ``max_concurrency``
+            (429: pace the requests; 503: narrow the width). False keeps the width
+            at ``max_concurrency``.
     """
 
     def __init__(
@@ -191,6 +196,7 @@ class AsyncClient(AsyncResources):
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
         allow_insecure_http: bool | None = None,
         trust_env: bool = True,
+        adaptive_concurrency: bool = True,
     ) -> None:
         _setup_logging()
         try:
@@ -220,11 +226,8 @@ class AsyncClient(AsyncResources):
             owns_http=http_client is None,
             base_url=_resolve_base_url(base_url, allow_insecure_http),
             api_key=key,
-            # fast_acquire: no scheduling round-trip when a slot is free.
-            limiter=anyio.Semaphore(max_concurrency, fast_acquire=True),
-            max_concurrency=max_concurrency,
+            limiter=AdaptiveLimiter(max_concurrency, clock, adaptive=bool(adaptive_concurrency)),
             clock=clock,
-            gate=RateLimitGate(clock),
         )
         self._setup(state, options)
 
@@ -241,7 +244,21 @@ class AsyncClient(AsyncResources):
     @property
     def max_concurrency(self) -> int:
         """Requests this client (and its ``with_options`` copies) sends at once, at most."""
-        return self._state.max_concurrency
+        return self._state.limiter.ceiling
+
+    @property
+    def rate_limit_state(self) -> RateLimitState:
+        """How the client sends now: its width, ceiling, state and any pause.
+
+        ``state`` is ``"normal"`` (full width), ``"backing_off"`` (after refusals:
+        a narrower width or a paced rate) or ``"paused"`` (most recent answers
+        were 429: nothing starts before ``paused_until``, on ``time.monotonic()``).
+
+        Example:
+            >>> client.rate_limit_state  # doctest: +SKIP
+            RateLimitState(width=32, ceiling=32, state='normal', paused_until=None, rate=None)
+        """
+        return self._state.limiter.snapshot()
 
     @property
     def timeout(self) -> httpx.Timeout:

@@ -1,17 +1,28 @@
 """The request loop: the one place that sends.
 
-It adds the API key, bounds concurrency for the whole client, waits out a
-client-wide 429 pause, retries what is safe to retry (see ``_retry``), maps
-failures to the SDK's exceptions and logs one debug line per attempt. It
-returns the body of a 2xx response. The bytes move through ``_transports``.
+It adds the API key; lets each attempt in through the client's adaptive limiter
+(``_limiter``: the width and pace shared by the whole client, and its pause when
+most answers are 429) and tells it each answer; retries what is safe to retry
+(see ``_retry``); maps failures to the SDK's exceptions and logs one debug line
+per attempt. It returns the body of a 2xx response. The bytes move through
+``_transports``.
+
+A 429 whose ``Retry-After`` is at most ``max_retry_after`` is waited out and
+re-sent without using up ``max_retries`` (only ``total_timeout`` bounds how often);
+a longer one raises ``RateLimitError`` at once. The wait holds no slot of the
+limiter, and never ends before the ``Retry-After``. Inside ``deferring()`` (the
+bulk fetch) a wait is not slept here: ``RetryLater`` hands it to the caller, which
+resumes the request later and meanwhile sends others.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import anyio
@@ -28,9 +39,9 @@ from ._errors import (
     ResponseTooLargeError,
     status_error,
 )
+from ._limiter import AdaptiveLimiter, Answer
 from ._retry import (
     Clock,
-    RateLimitGate,
     backoff,
     parse_retry_after,
     retryable_status,
@@ -46,7 +57,15 @@ from ._transports import (
 )
 from ._version import __version__
 
-__all__ = ["USER_AGENT", "RequestOptions", "SharedState", "request"]
+__all__ = [
+    "USER_AGENT",
+    "Deferral",
+    "RequestOptions",
+    "RetryLater",
+    "SharedState",
+    "deferring",
+    "request",
+]
 
 logger = logging.getLogger("atomscale_async")
 
@@ -89,10 +108,8 @@ class SharedState:
     owns_http: bool
     base_url: str = attrs.field(repr=redact_url)
     api_key: APIKey
-    limiter: anyio.Semaphore
-    max_concurrency: int
+    limiter: AdaptiveLimiter
     clock: Clock
-    gate: RateLimitGate
     closed: bool = False
     #: The base URL as error messages show it.
     shown_base_url: str = attrs.field(init=False, repr=False)
@@ -113,6 +130,47 @@ class SharedState:
         )
 
 
+@attrs.define
+class Deferral:
+    """A request handed back to its caller to be resumed later (see ``deferring``).
+
+    Attributes:
+        not_before: When it may be sent again, on the client's clock.
+        attempt: Retries it has used so far.
+        deadline: Its ``total_timeout`` deadline on ``anyio.current_time()``, if any.
+    """
+
+    not_before: float = 0.0
+    attempt: int = 0
+    deadline: float | None = None
+
+
+class RetryLater(Exception):
+    """A request inside ``deferring()`` must wait before its next attempt; resume it later."""
+
+    def __init__(self, deferral: Deferral) -> None:
+        super().__init__("resume this request at deferral.not_before")
+        self.deferral = deferral
+
+
+_DEFERRAL: contextvars.ContextVar[Deferral | None] = contextvars.ContextVar(
+    "atomscale_async_deferral", default=None
+)
+
+
+@contextlib.contextmanager
+def deferring(deferral: Deferral | None = None) -> Iterator[None]:
+    """Within this block, a request that must wait raises ``RetryLater`` instead.
+
+    Pass the ``Deferral`` of a ``RetryLater`` to resume that request where it stopped.
+    """
+    token = _DEFERRAL.set(deferral or Deferral())
+    try:
+        yield
+    finally:
+        _DEFERRAL.reset(token)
+
+
 async def request(
     state: SharedState,
     options: RequestOptions,
@@ -126,10 +184,19 @@ async def request(
     if state.closed:
         raise RuntimeError("this client is closed; create a new one")
     url = state.shown_base_url + path  # as shown in errors: no password
+    deferral = _DEFERRAL.get()
+    if deferral is not None:
+        _DEFERRAL.set(None)  # for this request only: not for any it may cause
     if options.total_timeout is None:
-        return await _attempts(state, options, method, url, path, params, body)
-    with anyio.move_on_after(options.total_timeout) as scope:
-        return await _attempts(state, options, method, url, path, params, body)
+        return await _attempts(state, options, method, url, path, params, body, deferral)
+    if deferral is not None and deferral.deadline is not None:
+        deadline = deferral.deadline
+    else:
+        deadline = anyio.current_time() + options.total_timeout
+        if deferral is not None:
+            deferral.deadline = deadline
+    with anyio.CancelScope(deadline=deadline) as scope:
+        return await _attempts(state, options, method, url, path, params, body, deferral)
     assert scope.cancelled_caught
     raise APITimeoutError(
         f"{method} {url}: the call did not finish within its total_timeout of "
@@ -137,6 +204,14 @@ async def request(
         method=method,
         url=url,
     )
+
+
+def _answer(status: int) -> Answer:
+    if status == 429:
+        return Answer.RATE_LIMITED
+    if status == 503:
+        return Answer.OVERLOADED
+    return Answer.OK
 
 
 async def _attempts(
@@ -147,64 +222,103 @@ async def _attempts(
     path: str,
     params: list[tuple[str, str]] | None,
     body: bytes | None,
+    deferral: Deferral | None,
 ) -> bytes:
     timeout = options.timeout
     max_bytes = options.max_bytes(path)
     query = tuple(params) if params else None
     clock = state.clock
-    attempt = 0
+    attempt = 0 if deferral is None else deferral.attempt
+
+    async def wait(seconds: float, next_attempt: int) -> None:
+        if deferral is None:
+            await clock.sleep(seconds)
+            return
+        deferral.attempt = next_attempt
+        deferral.not_before = clock.monotonic() + seconds
+        raise RetryLater(deferral)
+
     while True:
-        if await state.gate.wait():
-            logger.info("the rate-limit pause is over: requests resume")
-        failure: APIConnectionError | ResponseTooLargeError | None = None
-        retry = False
-        response: httpx.Response | None = None
-        content = b""
-        async with state.limiter:
-            started = time.perf_counter()
-            try:
-                response, content = await state.sender.send(
-                    method, path, query, body, timeout, max_bytes
-                )
-            except (httpx.TransportError, httpx.DecodingError) as exc:
-                # Built here, raised below: the httpx exception carries the
-                # request and its X-API-KEY header, so it must not become the
-                # new exception's __context__.
-                failure = _connection_error(exc, method, url, state.api_key)
-                retry = retryable_transport_error(method, exc)
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        response, content, retry_after, failure, retry = await _attempt(
+            state, method, url, path, query, body, timeout, max_bytes, attempt
+        )
         if failure is not None:
-            _log(method, path, type(failure).__name__, elapsed_ms, attempt)
             if retry and attempt < options.max_retries:
-                wait = backoff(attempt, clock)
-                _log_retry(method, path, attempt, options, wait, _failure_text(failure, url))
-                await clock.sleep(wait)
+                delay = backoff(attempt, clock)
+                _log_retry(method, path, attempt, options, delay, _failure_text(failure, url))
+                await wait(delay, attempt + 1)
                 attempt += 1
                 continue
             raise failure
         assert response is not None
         status = response.status_code
-        _log(method, path, status, elapsed_ms, attempt)
         if status < 300:
             return content
         # A server may echo the key back: an error (and this frame) shows it as ***.
         content = state.api_key.redact_bytes(content)
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if status == 429 and retry_after is not None and retry_after <= options.max_retry_after:
-            _pause(state.gate, method, path, retry_after)
+        if status == 429 and retry_after is not None:
+            if retry_after > options.max_retry_after:
+                raise _status_error(response, content, method, url, retry_after, state.api_key)
+            # Told when to come back: waited out and re-sent, no retry used up (the
+            # limiter logs how the client as a whole slows down).
+            await wait(retry_after, attempt)
+            continue
         if retryable_status(method, status) and attempt < options.max_retries:
             if retry_after is None:
-                wait = backoff(attempt, clock)
-                _log_retry(method, path, attempt, options, wait, _status_text(response))
-                await clock.sleep(wait)
+                delay = backoff(attempt, clock)
+                _log_retry(method, path, attempt, options, delay, _status_text(response))
+                await wait(delay, attempt + 1)
             elif retry_after > options.max_retry_after:
                 raise _status_error(response, content, method, url, retry_after, state.api_key)
-            elif status != 429:  # a 429 already paused the whole client (and said so)
+            else:
                 _log_retry(method, path, attempt, options, retry_after, _status_text(response))
-                await clock.sleep(retry_after)
+                await wait(retry_after, attempt + 1)
             attempt += 1
             continue
         raise _status_error(response, content, method, url, retry_after, state.api_key)
+
+
+async def _attempt(
+    state: SharedState,
+    method: str,
+    url: str,
+    path: str,
+    query: tuple[tuple[str, str], ...] | None,
+    body: bytes | None,
+    timeouts: httpx.Timeout,
+    max_bytes: int,
+    attempt: int,
+) -> tuple[
+    httpx.Response | None,
+    bytes,
+    float | None,
+    APIConnectionError | ResponseTooLargeError | None,
+    bool,
+]:
+    """One attempt through the limiter: (response, body, Retry-After, failure, retryable)."""
+    limiter = state.limiter
+    ticket = await limiter.acquire()
+    started = time.perf_counter()
+    try:
+        response, content = await state.sender.send(method, path, query, body, timeouts, max_bytes)
+    except (httpx.TransportError, httpx.DecodingError) as exc:
+        limiter.release(ticket, Answer.FAILED)
+        # Built here, raised by the caller: the httpx exception carries the
+        # request and its X-API-KEY header, so it must not become the new
+        # exception's __context__.
+        failure = _connection_error(exc, method, url, state.api_key)
+        _log(method, path, type(failure).__name__, started, attempt)
+        return None, b"", None, failure, retryable_transport_error(method, exc)
+    except BaseException:
+        limiter.cancel()
+        raise
+    status = response.status_code
+    retry_after = None
+    if status >= 300:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+    limiter.release(ticket, _answer(status), retry_after)
+    _log(method, path, status, started, attempt)
+    return response, content, retry_after, None, False
 
 
 def _connection_error(
@@ -276,18 +390,6 @@ def _status_error(
     )
 
 
-def _pause(gate: RateLimitGate, method: str, path: str, seconds: float) -> None:
-    """Pause the whole client; say so at INFO when this begins a pause (not per request)."""
-    if gate.pause(seconds):
-        logger.info(
-            "rate limited (429 on %s /%s): every request of the client waits %.1f s "
-            "as Retry-After asks",
-            method,
-            path,
-            seconds,
-        )
-
-
 def _failure_text(failure: AtomscaleError, url: str) -> str:
     """The class and message of ``failure``, without the ``METHOD url:`` it starts with."""
     return f"{type(failure).__name__}: {str(failure).partition(f'{url}: ')[2] or failure}"
@@ -312,8 +414,9 @@ def _log_retry(
     )
 
 
-def _log(method: str, path: str, status: Any, elapsed_ms: float, attempt: int) -> None:
+def _log(method: str, path: str, status: Any, started: float, attempt: int) -> None:
     if logger.isEnabledFor(logging.DEBUG):
+        elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug(
             "%s /%s -> %s in %.1f ms (attempt %d)", method, path, status, elapsed_ms, attempt + 1
         )

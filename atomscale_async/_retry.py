@@ -1,4 +1,4 @@
-"""Which failures are retried, how long to wait, and the client-wide pause on 429.
+"""Which failures are retried and how long to wait before the next attempt.
 
 GETs are retried on connection errors, timeouts, malformed answers (broken
 HTTP or a corrupt body encoding), 408, 429 and 5xx; never on a TLS certificate
@@ -8,7 +8,9 @@ that was never established (``httpx.ConnectError`` / ``httpx.ConnectTimeout``,
 which the SDK's transports raise only before the request is sent). Backoff is
 exponential with jitter: 0.5 s doubling, capped at 8 s, each wait drawn from
 75-100 % of that. A ``Retry-After`` (seconds or an HTTP date) is honoured up
-to ``max_retry_after`` seconds.
+to ``max_retry_after`` seconds; a 429 that carries one is waited out without
+counting as a retry. A 429 delays only its own request: how the whole client
+slows down when the server refuses is ``_limiter``'s policy.
 """
 
 from __future__ import annotations
@@ -20,14 +22,12 @@ import time
 from datetime import UTC, datetime
 
 import anyio
-import attrs
 import httpx
 
 from ._transports import CertificateRefused
 
 __all__ = [
     "Clock",
-    "RateLimitGate",
     "backoff",
     "parse_retry_after",
     "retryable_status",
@@ -105,36 +105,3 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if math.isnan(seconds):
         return None
     return max(0.0, seconds)
-
-
-@attrs.define
-class RateLimitGate:
-    """A client-wide pause: after a 429 no new request starts until the time has passed."""
-
-    clock: Clock
-    paused_until: float = 0.0
-    #: A pause began and nobody has yet seen it end (for one log line each way).
-    pausing: bool = False
-
-    def pause(self, seconds: float) -> bool:
-        """Hold every new request of the client for ``seconds`` from now.
-
-        Returns:
-            Whether this began a pause (none was in force): a change of state.
-        """
-        now = self.clock.monotonic()
-        began = self.paused_until <= now
-        self.paused_until = max(self.paused_until, now + seconds)
-        self.pausing = self.pausing or began
-        return began
-
-    async def wait(self) -> bool:
-        """Return once no pause is in force.
-
-        Returns:
-            Whether this caller is the first to see a pause end: a change of state.
-        """
-        while (remaining := self.paused_until - self.clock.monotonic()) > 0:
-            await self.clock.sleep(remaining)
-        ended, self.pausing = self.pausing, False
-        return ended

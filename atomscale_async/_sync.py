@@ -40,6 +40,7 @@ from ._client import (
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
+from ._limiter import RateLimitState
 from ._search import DateLike, SearchResult
 from ._secret import redact_url, resolve_api_key
 
@@ -284,6 +285,7 @@ class Client(SyncResources):
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
         allow_insecure_http: bool | None = None,
         trust_env: bool = True,
+        adaptive_concurrency: bool = True,
     ) -> None:
         try:
             key = resolve_api_key(api_key)
@@ -302,6 +304,7 @@ class Client(SyncResources):
             max_catalogue_response_bytes=max_catalogue_response_bytes,
             allow_insecure_http=allow_insecure_http,
             trust_env=trust_env,
+            adaptive_concurrency=adaptive_concurrency,
         )
         loop = _LoopThread()
         self._setup(client, loop)
@@ -520,6 +523,14 @@ class Client(SyncResources):
     def max_concurrency(self) -> int:
         """Requests this client sends at once, at most."""
         return self._async.max_concurrency
+
+    @property
+    def rate_limit_state(self) -> RateLimitState:
+        """How the client sends now: its width, ceiling, state and any pause.
+
+        See ``AsyncClient.rate_limit_state``.
+        """
+        return self._async.rate_limit_state
 
     @property
     def timeout(self) -> httpx.Timeout:

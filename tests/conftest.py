@@ -68,7 +68,7 @@ class FakeClock(Clock):
 def use_clock(client: AsyncClient, clock: Clock) -> None:
     """Make ``client`` (and its with_options copies) wait on ``clock``."""
     client._state.clock = clock
-    client._state.gate.clock = clock
+    client._state.limiter.clock = clock
 
 
 @pytest.fixture

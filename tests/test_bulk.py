@@ -1,4 +1,4 @@
-"""Bulk fetch: order, catalogue chunks, the bound, partial failure, 429 pause, cancellation."""
+"""Bulk fetch: order, catalogue chunks, the bound, partial failure, refusals, cancellation."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ from atomscale_async import (
     NotFoundError,
     OESResult,
     Outcome,
+    RateLimitState,
     SIMSResult,
     UnknownDataTypeWarning,
     UnknownResult,
 )
+from atomscale_async._limiter import Answer, Ticket
 
 from .conftest import API_KEY, BASE_URL, ClientFactory, FakeClock
 from .payloads import OES, SIMS_PROFILE, fresh
@@ -307,7 +309,7 @@ async def test_iter_results_stops_cleanly_when_closed_early(
                 seen += 1
                 if seen == 5:
                     break
-        assert client._state.limiter.value == client.max_concurrency
+        assert client._state.limiter.in_flight == 0
         assert isinstance(await client.oes.get("id-00001"), OESResult)
 
 
@@ -331,50 +333,203 @@ async def test_cancellation_is_prompt_and_the_client_stays_usable(
                 await asyncio.wait_for(client.get(list(kinds)), 0.3)
         assert anyio.current_time() - started < 3
         assert api.in_flight == 0, "no request left running"
-        assert client._state.limiter.value == client.max_concurrency, "nothing checked out"
+        assert client._state.limiter.in_flight == 0, "nothing checked out"
         api.delay = 0
         assert len(await client.get(list(kinds)[:10])) == 10
 
 
-async def test_a_429_pauses_the_whole_client_then_resumes_at_full_width(
+class LimitedAPI:
+    """OES results behind scripted refusals, recording each request's start and answer."""
+
+    def __init__(self, router: respx.MockRouter, clock: FakeClock) -> None:
+        self.clock = clock
+        self.refuse: dict[str, list[httpx.Response]] = {}  # id -> answers before a 200
+        self.capacity: int | None = None  # at most this many in progress, else 503
+        self.requests: list[tuple[float, str, int]] = []  # (clock time, id, status)
+        self.in_progress = 0
+        self.max_in_progress = 0
+        router.get(url__regex=r"/oes/.+").mock(side_effect=self.answer)
+
+    async def answer(self, request: httpx.Request) -> httpx.Response:
+        data_id = request.url.path.rsplit("/", 1)[1]
+        started = self.clock.now
+        if self.capacity is not None and self.in_progress >= self.capacity:
+            self.requests.append((started, data_id, 503))
+            return httpx.Response(503, json={"detail": "at capacity"})
+        self.in_progress += 1
+        self.max_in_progress = max(self.max_in_progress, self.in_progress)
+        try:
+            await anyio.sleep(0.002)
+        finally:
+            self.in_progress -= 1
+        queue = self.refuse.get(data_id)
+        response = queue.pop(0) if queue else httpx.Response(200, json=oes_for(data_id))
+        self.requests.append((started, data_id, response.status_code))
+        return response
+
+    def successes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, data_id, status in self.requests:
+            if status == 200:
+                counts[data_id] = counts.get(data_id, 0) + 1
+        return counts
+
+    def starts(self, data_id: str) -> list[float]:
+        return [t for t, i, _ in self.requests if i == data_id]
+
+
+def limited(retry_after: float) -> httpx.Response:
+    return httpx.Response(429, headers={"Retry-After": f"{retry_after:g}"})
+
+
+async def test_a_refused_id_waits_its_retry_after_without_holding_a_worker(
     router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
 ) -> None:
-    kinds = {f"o{i:03d}": "oes" for i in range(40)}
-    starts: list[tuple[float, str]] = []
-    in_flight = 0
-    widths_after: list[int] = []
-    limited_at: list[float] = []
-    full_width = anyio.Event()
+    api = LimitedAPI(router, clock)
+    ids = [f"o{i:03d}" for i in range(10)]
+    api.refuse["o002"] = [limited(30), limited(30)]
+    async with make_client(max_concurrency=4, max_retries=0) as client:
+        results = await client.get(ids, data_type="oes", concurrency=1)
+        assert client.rate_limit_state.state == "normal", "two sparse 429s change nothing"
+    assert [r.data_id for r in results] == ids
+    assert api.successes() == dict.fromkeys(ids, 1), "exactly one 2xx per id"
+    first, second, third = api.starts("o002")
+    assert second >= first + 30, "never re-sent before its Retry-After"
+    assert third >= second + 30
+    order = [i for _, i, _ in api.requests]
+    assert order.index("o003") < order.index("o002", order.index("o002") + 1), (
+        "with one worker, the next id went out while o002 waited"
+    )
+    assert api.max_in_progress == 1, "the call's concurrency=1 holds for resumed ids too"
 
-    async def answer(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight
-        data_id = request.url.path.rsplit("/", 1)[1]
-        starts.append((clock.now, data_id))
-        if data_id == "o005" and not limited_at:
-            limited_at.append(clock.now)
-            return httpx.Response(429, headers={"Retry-After": "30"})
-        in_flight += 1
-        if limited_at:
-            widths_after.append(in_flight)
-            if in_flight == 8:
-                full_width.set()
-            # hold the answer a little, so a loaded machine still shows the width
-            with anyio.move_on_after(0.2):
-                await full_width.wait()
-        else:
-            await anyio.sleep(0.005)
-        in_flight -= 1
-        return httpx.Response(200, json=oes_for(data_id))
 
-    router.get(url__regex=r"/oes/.+").mock(side_effect=answer)
-    async with make_client(max_concurrency=8) as client:
-        results = await client.get(list(kinds), data_type="oes")
+async def test_a_resumed_id_keeps_count_of_its_retries(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    api = LimitedAPI(router, clock)
+    ids = [f"o{i:03d}" for i in range(6)]
+    api.refuse["o001"] = [httpx.Response(500)] * 10
+    api.refuse["o002"] = [limited(1), httpx.Response(500), limited(1), httpx.Response(500)]
+    async with make_client(max_retries=2) as client:
+        with anyio.fail_after(10):
+            results = await client.get(ids, data_type="oes", errors="return")
+    assert isinstance(results[1], InternalServerError)
+    assert len(api.starts("o001")) == 3, "the first attempt and max_retries=2 retries"
+    assert isinstance(results[2], OESResult), "the 429s used up no retry"
+    assert len(api.starts("o002")) == 5
+
+
+async def test_mostly_429_pauses_the_client_until_the_latest_retry_after(
+    router: respx.MockRouter,
+    make_client: ClientFactory,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caplog.set_level(logging.INFO, logger="atomscale_async")
+    api = LimitedAPI(router, clock)
+    ids = [f"o{i:03d}" for i in range(40)]
+    for n, data_id in enumerate(ids[:12]):
+        api.refuse[data_id] = [limited(10 + n)]
+    async with make_client(max_concurrency=4) as client:
+        limiter = client._state.limiter
+        sent: list[float] = []
+        pauses: list[tuple[float, float]] = []  # (when it began, until when)
+        refused_until: list[float] = []
+        latest: list[float] = []
+        acquire, release = limiter.acquire, limiter.release
+
+        async def recorded_acquire() -> Ticket:
+            ticket = await acquire()
+            sent.append(ticket.sent_at)
+            return ticket
+
+        def recorded_release(ticket: Ticket, answer: Answer, retry_after: float | None) -> None:
+            before = limiter.paused_until
+            if answer is Answer.RATE_LIMITED:
+                assert retry_after is not None
+                refused_until.append(clock.now + retry_after)
+            release(ticket, answer, retry_after)
+            if limiter.paused_until != before:
+                pauses.append((clock.now, limiter.paused_until))
+                latest.append(max(refused_until))
+
+        monkeypatch.setattr(limiter, "acquire", recorded_acquire)
+        monkeypatch.setattr(limiter, "release", recorded_release)
+        results = await client.get(ids, data_type="oes")
     assert len(results) == 40
-    paused_from = limited_at[0]
-    later = [t for t, _ in starts if t > paused_from]
-    assert later, "requests continued after the pause"
-    assert min(later) >= paused_from + 30, "no request started during the pause"
-    assert max(widths_after) == 8, "full width again after the pause"
+    assert api.successes() == dict.fromkeys(ids, 1)
+    assert pauses, "more than half of the last 2 x width answers were 429"
+    began, until = pauses[0]
+    assert until == latest[0], "until the latest Retry-After among them"
+    assert until - began >= 10
+    assert not [t for t in sent if began < t < until], "no request started during the pause"
+    assert any(m.startswith("rate limit: paused for") for m in caplog.messages)
+    for data_id in ids[:12]:
+        first, second = api.starts(data_id)
+        assert second >= first + 10 + ids.index(data_id)
+
+
+async def test_a_full_server_narrows_the_width_and_loses_no_id(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    api = LimitedAPI(router, clock)
+    api.capacity = 4
+    ids = [f"o{i:03d}" for i in range(300)]
+    async with make_client(max_concurrency=16) as client:
+        results = await client.get(ids, data_type="oes")
+        state = client.rate_limit_state
+    assert [r.data_id for r in results] == ids
+    assert api.successes() == dict.fromkeys(ids, 1)
+    assert state.state == "backing_off"
+    assert state.ceiling == 16
+    assert 4 <= state.width <= 6, "the width found the server's capacity"
+    refused = sum(status == 503 for _, _, status in api.requests)
+    assert refused < 0.25 * len(api.requests)
+
+
+class RecordingBar:
+    """Stands in for tqdm: records the postfixes shown."""
+
+    def __init__(self, total: int, initial: int = 0) -> None:
+        self.postfixes: list[str] = []
+        bars.append(self)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfixes.append(text)
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+bars: list[RecordingBar] = []
+
+
+async def test_the_progress_bar_shows_the_rate_limit_state(
+    router: respx.MockRouter,
+    make_client: ClientFactory,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from atomscale_async import _bulk
+
+    monkeypatch.setattr(_bulk, "_progress_bar", RecordingBar)
+    bars.clear()
+    api = LimitedAPI(router, clock)
+    api.capacity = 4
+    async with make_client(max_concurrency=16) as client:
+        await client.get([f"o{i:03d}" for i in range(100)], data_type="oes", progress=True)
+    (bar,) = bars
+    assert bar.postfixes[0] in ("normal", "backing off, width 4/16")
+    assert any(p.startswith("backing off, width ") and p.endswith("/16") for p in bar.postfixes)
+
+
+def test_sync_client_shows_its_rate_limit_state() -> None:
+    with Client(API_KEY, base_url=BASE_URL, max_concurrency=8) as client:
+        assert client.rate_limit_state == RateLimitState(width=8, ceiling=8, state="normal")
 
 
 async def test_bad_arguments_are_rejected(make_client: ClientFactory) -> None:
@@ -420,7 +575,7 @@ def test_sync_iterator_closed_early_cancels_the_fetch(
         assert first.data_id in kinds
         stream.close()
         wait_until(lambda: api.in_flight == 0)
-        assert client._async._state.limiter.value == client.max_concurrency
+        assert client._async._state.limiter.in_flight == 0
         assert client.oes.get("id-00001").data_id == "id-00001"
 
 
@@ -559,7 +714,7 @@ async def test_breaking_out_of_iter_results_is_safe_without_aclosing(
             while api.in_flight:  # noqa: ASYNC110 - polls the fake server's counter
                 await anyio.sleep(0.01)
         await anyio.sleep(0.05)  # this task is not cancelled by the cleanup
-        assert client._state.limiter.value == client.max_concurrency
+        assert client._state.limiter.in_flight == 0
         assert isinstance(await client.oes.get("id-00001"), OESResult)
 
 
@@ -574,7 +729,7 @@ async def test_cancelling_the_consumer_stops_iter_results(
                 async for _ in s:
                     pass
         assert api.in_flight == 0
-        assert client._state.limiter.value == client.max_concurrency
+        assert client._state.limiter.in_flight == 0
 
 
 @pytest.mark.parametrize("errors", ["raise", "return"])
@@ -605,7 +760,7 @@ async def test_total_timeout_of_a_get_bounds_the_whole_call_and_keeps_what_was_f
         assert set(results) == set(kinds) - slow
         assert all(isinstance(r, OESResult | SIMSResult) for r in results.values())
         assert api.in_flight == 0, "what was in flight is cancelled"
-        assert client._state.limiter.value == client.max_concurrency
+        assert client._state.limiter.in_flight == 0
 
 
 async def test_total_timeout_times_out_ids_still_waiting_for_the_catalogue(
@@ -649,7 +804,7 @@ async def test_total_timeout_of_iter_results_counts_the_consumers_time(
                 if len(outcomes) == 1:
                     await anyio.sleep(1.5)  # a slow consumer, past the deadline
         assert api.in_flight == 0
-        assert client._state.limiter.value == client.max_concurrency
+        assert client._state.limiter.in_flight == 0
     assert sorted(o.data_id for o in outcomes) == sorted(kinds)
     ok = [o for o in outcomes if o.ok]
     timed_out = [o for o in outcomes if not o.ok]

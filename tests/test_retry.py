@@ -14,6 +14,7 @@ from atomscale_async import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    AsyncClient,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -21,11 +22,12 @@ from atomscale_async import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RateLimitState,
     UnprocessableEntityError,
 )
 from atomscale_async._retry import parse_retry_after
 
-from .conftest import ClientFactory, FakeClock
+from .conftest import API_KEY, BASE_URL, ClientFactory, FakeClock
 from .payloads import CREATED_SAMPLE, OES
 from .servers import SocketServer, refused_port
 
@@ -158,7 +160,7 @@ async def test_long_retry_after_raises_rate_limit_error_with_the_wait(
     assert route.call_count == 1
 
 
-async def test_429_pauses_every_request_of_the_client(
+async def test_a_429_delays_only_its_own_request(
     router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
 ) -> None:
     started_at: list[float] = []
@@ -172,12 +174,32 @@ async def test_429_pauses_every_request_of_the_client(
     router.get(url__regex=r"/oes/.*").mock(side_effect=answer)
     async with make_client() as client:
         await client.oes.get("limited")
-        # a different request, sent later by the same client, still waits out the pause
-        client._state.gate.pause(5)
-        t0 = clock.now
         await client.with_options(max_retries=0).oes.get("other")
-    assert started_at[1] - started_at[0] == 5
-    assert started_at[2] >= t0 + 5
+        assert client.rate_limit_state == RateLimitState(width=32, ceiling=32, state="normal")
+    assert started_at[1] - started_at[0] == 5, "re-sent once its Retry-After had passed"
+    assert started_at[2] == started_at[1], "another request does not wait"
+    assert clock.sleeps == [5]
+
+
+async def test_a_429_with_retry_after_is_re_sent_without_using_up_retries(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    limited = httpx.Response(429, headers={"Retry-After": "1"})
+    route = router.get("oes/x").mock(side_effect=[limited] * 6 + [httpx.Response(200, json=OES)])
+    async with make_client(max_retries=0) as client:
+        result = await client.oes.get("x")
+    assert result.id == "oes_001"
+    assert route.call_count == 7
+    assert clock.sleeps == [1] * 6
+
+
+async def test_429s_are_re_sent_until_the_total_timeout(router: respx.MockRouter) -> None:
+    route = router.get("oes/x").respond(429, headers={"Retry-After": "0.05"})
+    async with AsyncClient(API_KEY, base_url=BASE_URL, max_retries=0) as client:
+        with anyio.fail_after(10):
+            with pytest.raises(APITimeoutError, match=r"total_timeout of 0\.3 s"):
+                await client.with_options(total_timeout=0.3).oes.get("x")
+    assert 2 <= route.call_count <= 7
 
 
 async def test_post_is_not_retried_on_5xx_or_read_failures(
