@@ -18,10 +18,11 @@ two controls, each driven by one kind of refusal:
   width cut does not help there; pacing does. On a rate refusal the pace is set
   to 95 % of the rate the server accepted over the last second (the throttling
   of Google's SRE book likewise compares what the server accepted with what was
-  asked), then grows by 5 % a second (doubling a second once it is a fifth
-  above the rate refused last), and is lifted when it is twice what is sent and
-  no rate refusal came for 5 s. Before a rate can be measured (the first 50 ms)
-  a refusal paces at half the width per 50 ms.
+  asked), then grows by 3 % a second within a fifth of the rate refused last,
+  and doubles a second farther from it (CUBIC's shape again); it is lifted when
+  it is twice what is sent and no rate refusal came for 5 s. Before a rate can
+  be measured (50 ms and 4 accepted answers) the first cut paces at half the
+  width per 50 ms, and later refusals wait for a measurement.
 
 Both react only to the **share** of refused answers among the last ``2 x width``
 answers, above 5 %, and once per round: a refusal of a request sent before the
@@ -77,8 +78,9 @@ RELEASE_AFTER = 5.0
 #: Rounds of clean answers per step of width at the width refused last.
 PLATEAU_ROUNDS = 8
 MIN_RATE = 1.0
-#: The shortest span a rate is measured over, in seconds.
+#: The shortest span a rate is measured over, in seconds, and the fewest answers.
 MIN_SPAN = 0.05
+MIN_ACCEPTED = 4
 
 
 @attrs.frozen
@@ -317,6 +319,8 @@ class AdaptiveLimiter:
             if t <= start:
                 break
             count += 1
+        if count < MIN_ACCEPTED:
+            return None
         return count / (now - start)
 
     def _sent_rate(self, now: float) -> float:
@@ -332,12 +336,11 @@ class AdaptiveLimiter:
         accepted = self._accepted_rate(now)
         sent = self._sent_rate(now)
         if accepted is None:
-            # Too early to measure: half of what was sent so far, spread over the
-            # shortest span measured; the next cut measures.
-            accepted = 0.5 * max(sent, self.width / MIN_SPAN) if self.rate == math.inf else None
-            if accepted is None:
+            # Nothing to measure yet: half the width per the shortest span
+            # measured, once; the next cut measures.
+            if self.rate != math.inf:
                 return
-            accepted = min(accepted, 0.5 * self.width / MIN_SPAN)
+            accepted = 0.5 * self.width / MIN_SPAN
         self._rate_refused = min(self.rate, sent)
         self.rate = max(MIN_RATE, min(self.rate, RATE_MARGIN * accepted))
         self._rate_cut_at = now
@@ -361,7 +364,7 @@ class AdaptiveLimiter:
         if self.rate != math.inf:
             elapsed = now - self._rate_grown_at
             self._rate_grown_at = now
-            far = self.rate > 1.2 * self._rate_refused
+            far = not 0.8 * self._rate_refused <= self.rate <= 1.2 * self._rate_refused
             self.rate *= (1 + (RATE_GROWTH_FAR if far else RATE_GROWTH)) ** elapsed
             if (
                 self.rate > RATE_RELEASE * self._sent_rate(now)

@@ -183,3 +183,22 @@ async def test_in_flight_never_exceeds_the_width_and_waiters_are_cancellable(
     assert peak == 4
     assert limiter.in_flight == 0
     assert not limiter._waiters
+
+
+async def test_a_refusal_before_any_answer_was_accepted_does_not_stop_the_client(
+    clock: FakeClock,
+) -> None:
+    # A slow client: its first answers, accepted or not, come after 200 ms.
+    limiter = AdaptiveLimiter(32, clock)
+    tickets = await take(limiter, 32)
+    clock.now += 0.2
+    for ticket in tickets[20:]:
+        limiter.release(ticket, Answer.RATE_LIMITED, 1.0)
+    assert limiter.rate >= 100, "no accepted answer yet is no measured rate of 0"
+    for ticket in tickets[:20]:
+        limiter.release(ticket, Answer.OK)
+    tickets = await take(limiter, 32)
+    clock.now += 0.2
+    for ticket in tickets[10:]:
+        limiter.release(ticket, Answer.RATE_LIMITED, 1.0)
+    assert limiter.rate >= 10
