@@ -214,7 +214,11 @@ async def test_one_debug_line_per_attempt(
     caplog.set_level(logging.DEBUG, logger="atomscale_async")
     async with make_client() as client:
         await client.oes.get("x")
-    lines = [r.getMessage() for r in caplog.records if r.name == "atomscale_async"]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "atomscale_async" and r.levelno == logging.DEBUG
+    ]
     assert len(lines) == 2
     assert lines[0].startswith("GET /oes/x -> 503 in ")
     assert lines[0].endswith("(attempt 1)")
