@@ -10,6 +10,7 @@ error, never a skip.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from packaging.version import Version
 SUPPORTED_PYTHONS = ["3.11", "3.12", "3.13"]
 LOWEST_PYTHON = SUPPORTED_PYTHONS[0]
 ROOT = Path(__file__).parent
+
+# A background job of a non-interactive shell (`nox &` in a CI script) starts with
+# SIGINT ignored, and every process it starts inherits that: Ctrl-C could not be tested.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
