@@ -279,6 +279,7 @@ class FaultyServer(RawServer):
         self.fault_rate = fault_rate
         self.retry_after = retry_after
         self.wire: dict[str, int] = {}
+        self.rate_limited: dict[str, int] = {}
         self.faults: dict[str, int] = dict.fromkeys(FAULT_KINDS, 0)
 
     def _answer_for(self, request: bytes) -> Iterable[bytes]:
@@ -295,6 +296,8 @@ class FaultyServer(RawServer):
         kind = FAULT_KINDS[digest[4] % len(FAULT_KINDS)]
         with self._lock:
             self.faults[kind] += 1
+            if kind == "429":
+                self.rate_limited[data_id] = self.rate_limited.get(data_id, 0) + 1
         return self._fault(kind, body, digest[5])
 
     def _fault(self, kind: str, body: bytes, pick: int) -> Iterable[bytes]:
