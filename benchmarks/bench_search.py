@@ -28,16 +28,13 @@ import orjson
 
 from atomscale_async import DataEntry, SearchResult
 from atomscale_async._convert import decode
-from atomscale_async.sandbox._data import Catalogue
-from atomscale_async.sandbox._faults import Faults
+from atomscale_async.sandbox import SandboxConfig
 from atomscale_async.sandbox._state import SandboxState
 
 
 def catalogue_answer(entries: int) -> bytes:
     """The sandbox's answer to an unfiltered search of a catalogue of `entries`."""
-    state = SandboxState(
-        catalogue=Catalogue(entries=entries, seed=1), api_key=None, faults=Faults()
-    )
+    state = SandboxState(SandboxConfig(entries=entries, seed=1, api_key=None))
     status, body = state.answer_data_entries({})
     assert status == 200
     return body

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from .._version import __version__
 from ._catalogue import SEARCH_FORMATS, add_search_command
 from ._output import EXIT_USAGE, CLIError
+from ._sandbox import add_config_options
 
 __all__ = ["PROG", "build_parser", "parse_layer"]
 
@@ -147,19 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = commands.add_parser(
         "sandbox",
-        parents=[common],
         help="serve a local sandbox of the API until Ctrl-C",
-        description="Serve seeded, realistic data on the API's paths, with optional faults. "
-        "--api-key sets the key it expects (default: sandbox-key).",
+        description="Serve seeded, realistic data on the API's paths on this machine, "
+        "with optional faults, until Ctrl-C.",
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     sandbox.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
-    sandbox.add_argument("--entries", type=_positive_int, default=1000, help="catalogue entries")
-    sandbox.add_argument("--seed", type=int, default=0, help="seed of data and faults")
-    sandbox.add_argument("--latency-ms", type=_non_negative, default=0.0, help="added delay")
-    sandbox.add_argument("--error-rate", type=_fraction, default=0.0, help="fraction of 5xx")
-    sandbox.add_argument("--rate-limit", type=_fraction, default=0.0, help="fraction of 429s")
-    sandbox.add_argument("--drop-rate", type=_fraction, default=0.0, help="fraction dropped")
+    add_config_options(sandbox)
 
     instruments = commands.add_parser(
         "instruments", parents=[common], help="synthesis instruments"

@@ -17,13 +17,15 @@ Example:
     >>> answer.status_code
     200
 
-`create_app`, `SandboxServer` and `serve` require the `sandbox` extra (starlette, uvicorn,
+`create_app`, `SandboxServer` and `serve` take one `SandboxConfig` (or its options by
+name, e.g. `entries=50, latency_ms=20`). They require the `sandbox` extra (starlette, uvicorn,
 httptools), imported when first used; the data and `SandboxState` do not.
 """
 
 import importlib as _importlib
 import typing as _typing
 
+from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._data import EMISSION_LINES_NM, CatalogueEntry
 from atomscale_async.sandbox._faults import ConnectionDropped, Faults
 from atomscale_async.sandbox._state import MAX_DATA_IDS, SandboxState, ServerStats
@@ -38,6 +40,7 @@ __all__ = [
     "CatalogueEntry",
     "ConnectionDropped",
     "Faults",
+    "SandboxConfig",
     "SandboxServer",
     "SandboxState",
     "ServerStats",

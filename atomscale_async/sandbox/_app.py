@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atomscale_async.sandbox._data import Catalogue
-from atomscale_async.sandbox._faults import FaultMiddleware, Faults
+from atomscale_async.sandbox._config import SandboxConfig
+from atomscale_async.sandbox._faults import FaultMiddleware
 from atomscale_async.sandbox._state import MAX_DATA_IDS, Answer, SandboxState, ServerStats
 
 __all__ = [
@@ -153,34 +153,21 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return _json({"detail": exc.detail}, exc.status_code, exc.headers)
 
 
-def create_app(
-    *,
-    entries: int = 1000,
-    seed: int = 0,
-    api_key: str | None = "sandbox-key",
-    latency_ms: float = 0,
-    error_rate: float = 0,
-    rate_limit: float = 0,
-    retry_after: float = 1,
-    drop_rate: float = 0,
-    oes_points: int = 2048,
-) -> Starlette:
+def create_app(config: SandboxConfig | None = None, **options: Any) -> Starlette:
     """Build a sandbox app that speaks the Atomscale API.
 
     Args:
-        entries: Number of data entries in the catalogue (mostly SIMS and OES).
-        seed: Seed of the data and of the fault draws: the same seed serves the same bytes.
-        api_key: The key clients must send in `X-API-KEY`; None accepts any request.
-        latency_ms: Delay added to every request, in milliseconds.
-        error_rate: Fraction of requests answered 500 or 503.
-        rate_limit: Fraction of requests answered 429 with `Retry-After`.
-        retry_after: Seconds sent in `Retry-After`.
-        drop_rate: Fraction of requests whose connection is closed without a response
-            (needs `SandboxServer`; in-process the client sees `ConnectionDropped`).
-        oes_points: Number of points of each OES wavelength grid (200 to 900 nm).
+        config: The sandbox's options; the defaults when None.
+        **options: Options to change by name, as `SandboxConfig.replace` takes them
+            (e.g. ``entries=100, error_rate=0.1``). A dropped connection needs
+            `SandboxServer`; in-process the client sees `ConnectionDropped`.
 
     Returns:
         A Starlette app; `sandbox_state(app)` holds its catalogue and faults.
+
+    Raises:
+        TypeError: An option's name is not one of `SandboxConfig`'s.
+        ValueError: An option's value is not valid.
 
     Example:
         >>> import httpx
@@ -191,15 +178,8 @@ def create_app(
         ...     headers={"X-API-KEY": "sandbox-key"},
         ... )
     """
-    faults = Faults(
-        latency_ms=latency_ms,
-        error_rate=error_rate,
-        rate_limit=rate_limit,
-        retry_after=retry_after,
-        drop_rate=drop_rate,
-    )
-    catalogue = Catalogue(entries=entries, seed=seed, oes_points=oes_points)
-    state = SandboxState(catalogue=catalogue, api_key=api_key, faults=faults)
+    config = (SandboxConfig() if config is None else config).replace(**options)
+    state = SandboxState(config)
     api = _Api(state)
     routes = [
         Route("/instruments/synthesis/", api.list_instruments, methods=["GET"]),

@@ -23,6 +23,8 @@ import attrs
 import httpx
 import orjson
 
+from atomscale_async.sandbox._checks import Bounds, documented, knob_help
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -44,58 +46,61 @@ class ConnectionDropped(httpx.RemoteProtocolError):
     """
 
 
-def _fraction(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        msg = f"{attribute.name} must be a fraction between 0 and 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        msg = f"{attribute.name} must not be negative, got {value!r}"
-        raise ValueError(msg)
-
-
-def _positive(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        msg = f"{attribute.name} must be positive, got {value!r}"
-        raise ValueError(msg)
-
-
-def _positive_or_none(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _positive(instance, attribute, value)
-
-
+@documented
 @attrs.frozen(kw_only=True)
 class Faults:
     """The faults the sandbox injects, each a fraction of requests.
 
-    Args:
-        latency_ms: Delay added before every request is answered, in milliseconds.
-        error_rate: Fraction of requests answered 500 or 503 (half each).
-        rate_limit: Fraction of requests answered 429 with a `Retry-After` header.
-        retry_after: Seconds sent in `Retry-After` (an integer when whole, e.g. `1`).
-        drop_rate: Fraction of requests whose connection is closed without a response.
-        requests_per_second: Rate of the token bucket of each API key; None: no limit.
-        burst: Tokens the bucket holds at most (and starts with).
-        max_in_progress: Requests in progress at once, at most; None: no limit.
-
-    The three fractions are disjoint, so their sum must not exceed 1.
+    The three fractions are disjoint, so their sum must not exceed 1. Assign a new
+    `Faults` to a running sandbox's `faults` to change them while it serves.
 
     Example:
         >>> Faults(error_rate=0.1, rate_limit=0.05).drop_rate
         0.0
     """
 
-    latency_ms: float = attrs.field(default=0.0, validator=_non_negative)
-    error_rate: float = attrs.field(default=0.0, validator=_fraction)
-    rate_limit: float = attrs.field(default=0.0, validator=_fraction)
-    retry_after: float = attrs.field(default=1.0, validator=_non_negative)
-    drop_rate: float = attrs.field(default=0.0, validator=_fraction)
-    requests_per_second: float | None = attrs.field(default=None, validator=_positive_or_none)
-    burst: int = attrs.field(default=20, validator=_positive)
-    max_in_progress: int | None = attrs.field(default=None, validator=_positive_or_none)
+    latency_ms: float = attrs.field(
+        default=0.0,
+        validator=Bounds(0),
+        metadata=knob_help("delay added before every request is answered, in milliseconds", "MS"),
+    )
+    error_rate: float = attrs.field(
+        default=0.0,
+        validator=Bounds(0, 1),
+        metadata=knob_help("fraction of requests answered 500 or 503 (half each)", "FRACTION"),
+    )
+    rate_limit: float = attrs.field(
+        default=0.0,
+        validator=Bounds(0, 1),
+        metadata=knob_help("fraction of requests answered 429 with Retry-After", "FRACTION"),
+    )
+    retry_after: float = attrs.field(
+        default=1.0,
+        validator=Bounds(0),
+        metadata=knob_help("seconds sent in the Retry-After header of a 429", "S"),
+    )
+    drop_rate: float = attrs.field(
+        default=0.0,
+        validator=Bounds(0, 1),
+        metadata=knob_help(
+            "fraction of requests whose connection is closed without a response", "FRACTION"
+        ),
+    )
+    requests_per_second: float | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(Bounds(0, above=True)),
+        metadata=knob_help("rate of the token bucket of each API key; None: no limit", "RATE"),
+    )
+    burst: int = attrs.field(
+        default=20,
+        validator=Bounds(1),
+        metadata=knob_help("tokens a key's bucket holds at most (and starts with)", "N"),
+    )
+    max_in_progress: int | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(Bounds(1)),
+        metadata=knob_help("requests in progress at once, at most (503 beyond); None: no limit", "N"),
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.error_rate + self.rate_limit + self.drop_rate > 1.0 + 1e-12:

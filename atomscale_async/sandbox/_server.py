@@ -33,6 +33,7 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from atomscale_async.sandbox._app import SandboxState, ServerStats, create_app, sandbox_state
+from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._data import warm_up
 from atomscale_async.sandbox._faults import DROP_EXTENSION, Faults
 
@@ -103,21 +104,15 @@ class SandboxServer:
     only in the server. Assigning `faults` reaches the server in either mode.
 
     Args:
-        app: The app to serve (thread mode only); when given, the data and fault
-            options below are ignored.
+        app: The app to serve (thread mode only); when given, `config` and `options`
+            are ignored.
+        config: The sandbox's options (entries, seed, key, faults...); the defaults when None.
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one.
-        entries: Number of catalogue entries.
-        seed: Seed of the data and of the faults.
-        api_key: Key expected in `X-API-KEY`; None accepts any request.
-        latency_ms: Delay added to every request, in milliseconds.
-        error_rate: Fraction of requests answered 500 or 503.
-        rate_limit: Fraction of requests answered 429 with `Retry-After`.
-        retry_after: Seconds sent in `Retry-After`.
-        drop_rate: Fraction of requests whose connection is closed without a response.
-        oes_points: Number of points of each OES spectrum.
         startup_timeout: Seconds to wait for the server to listen.
         process: Serve from a child process instead of a thread.
+        **options: Options to change by name, as `SandboxConfig.replace` takes them
+            (e.g. ``entries=100, latency_ms=20``).
 
     Raises:
         ValueError: `app` was given with `process=True`.
@@ -137,36 +132,18 @@ class SandboxServer:
         self,
         app: Starlette | None = None,
         *,
+        config: SandboxConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
-        entries: int = 1000,
-        seed: int = 0,
-        api_key: str | None = "sandbox-key",
-        latency_ms: float = 0,
-        error_rate: float = 0,
-        rate_limit: float = 0,
-        retry_after: float = 1,
-        drop_rate: float = 0,
-        oes_points: int = 2048,
         startup_timeout: float = 10.0,
         process: bool = False,
+        **options: Any,
     ) -> None:
         if app is not None and process:
             msg = "process=True builds its app in the child process: pass its options, not app"
             raise ValueError(msg)
-        self._options: dict[str, Any] = {
-            "entries": entries,
-            "seed": seed,
-            "api_key": api_key,
-            "latency_ms": latency_ms,
-            "error_rate": error_rate,
-            "rate_limit": rate_limit,
-            "retry_after": retry_after,
-            "drop_rate": drop_rate,
-            "oes_points": oes_points,
-        }
         # In process mode, this app is never served: it answers `state` and `data_ids`.
-        self.app = app if app is not None else create_app(**self._options)
+        self.app = app if app is not None else create_app(config, **options)
         self.host = host
         self.startup_timeout = startup_timeout
         self.process = process
@@ -249,8 +226,9 @@ class SandboxServer:
             msg = "the sandbox server is already running"
             raise RuntimeError(msg)
         if self.process:
+            config = attrs.evolve(self.state.config, faults=self.faults)
             self._child = _Child.start(
-                self.host, self._requested_port, self._options, self.faults, self.startup_timeout
+                self.host, self._requested_port, config, self.startup_timeout
             )
             self._port = self._child.port
             return self
@@ -342,8 +320,7 @@ class _Child:
         cls,
         host: str,
         port: int,
-        options: dict[str, Any],
-        faults: Faults,
+        config: SandboxConfig,
         timeout: float,
     ) -> _Child:
         # Read if the child fails to start; it outlives this function.
@@ -362,9 +339,7 @@ class _Child:
             raise
         child = cls(process, errors)
         try:
-            child.send(
-                {"host": host, "port": port, "options": options, "faults": attrs.asdict(faults)}
-            )
+            child.send({"host": host, "port": port, "options": config.to_options()})
             reply = child.receive(timeout)
             if reply is None or "ready" not in reply:
                 raise child.failure(reply)
@@ -465,10 +440,8 @@ def _child_main() -> None:
             stdout.flush()
 
     settings = orjson.loads(stdin.readline())
-    options = settings["options"]
     try:
-        app = create_app(**options)
-        sandbox_state(app).faults = Faults(**settings["faults"])
+        app = create_app(**settings["options"])
         sock = _bind(settings["host"], settings["port"])
     except OSError as exc:
         say({"error": str(exc), "errno": exc.errno})
@@ -476,7 +449,7 @@ def _child_main() -> None:
     except Exception as exc:
         say({"error": f"{type(exc).__name__}: {exc}"})
         raise SystemExit(1) from None
-    warm_up(options["oes_points"])
+    warm_up(sandbox_state(app).config.oes_points)
     server = _server(app, quiet_logging=True)
     state = sandbox_state(app)
 
@@ -506,20 +479,13 @@ def _child_main() -> None:
 
 
 def serve(
+    config: SandboxConfig | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    entries: int = 1000,
-    seed: int = 0,
-    api_key: str | None = "sandbox-key",
-    latency_ms: float = 0,
-    error_rate: float = 0,
-    rate_limit: float = 0,
-    retry_after: float = 1,
-    drop_rate: float = 0,
-    oes_points: int = 2048,
     quiet: bool = False,
     show_key: bool = True,
+    **options: Any,
 ) -> None:
     """Serve a sandbox in the foreground until interrupted.
 
@@ -527,31 +493,16 @@ def serve(
     and then ends the process as that signal does by default.
 
     Args:
+        config: The sandbox's options (entries, seed, key, faults...); the defaults when None.
         host: Address to listen on.
         port: Port to listen on; 0 picks a free one.
-        entries: Number of catalogue entries.
-        seed: Seed of the data and of the faults.
-        api_key: Key expected in `X-API-KEY`; None accepts any request.
-        latency_ms: Delay added to every request, in milliseconds.
-        error_rate: Fraction of requests answered 500 or 503.
-        rate_limit: Fraction of requests answered 429 with `Retry-After`.
-        retry_after: Seconds sent in `Retry-After`.
-        drop_rate: Fraction of requests whose connection is closed without a response.
-        oes_points: Number of points of each OES spectrum.
         quiet: Do not print the URL and key on stderr once listening.
         show_key: Print the key itself (else only that one is required).
+        **options: Options to change by name, as `SandboxConfig.replace` takes them.
     """
-    app = create_app(
-        entries=entries,
-        seed=seed,
-        api_key=api_key,
-        latency_ms=latency_ms,
-        error_rate=error_rate,
-        rate_limit=rate_limit,
-        retry_after=retry_after,
-        drop_rate=drop_rate,
-        oes_points=oes_points,
-    )
+    app = create_app(config, **options)
+    config = sandbox_state(app).config
+    api_key, entries, seed = config.api_key, config.entries, config.seed
     sock = _bind(host, port)
     try:
         if not quiet:

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeAlias
 import attrs
 import orjson
 
+from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._data import (
     SANDBOX_USER_ID,
     SANDBOX_USER_NAME,
@@ -90,15 +91,23 @@ class SandboxState:
     Reach it with `sandbox_state(app)` (or `app.state.sandbox`).
 
     Args:
+        config: The sandbox's options (entries, seed, key, faults...); the defaults when None.
+
+    Attributes:
+        config: The options the state was made with (`faults` may have changed since).
         catalogue: The seeded data entries.
         api_key: The key clients must send in `X-API-KEY`, or None to accept any request.
-        faults: The faults to inject.
     """
 
-    def __init__(self, *, catalogue: Catalogue, api_key: str | None, faults: Faults) -> None:
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        config = SandboxConfig() if config is None else config
+        self.config = config
+        catalogue = Catalogue(
+            entries=config.entries, seed=config.seed, oes_points=config.oes_points
+        )
         self.catalogue = catalogue
-        self.api_key = api_key
-        self.injector = FaultInjector(faults, catalogue.seed)
+        self.api_key = config.api_key
+        self.injector = FaultInjector(config.faults, catalogue.seed)
         self.target_materials: list[JSONObject] = target_materials(catalogue.seed)
         self.instruments_json = orjson.dumps(instruments(catalogue.seed))
         self.stats = ServerStats()

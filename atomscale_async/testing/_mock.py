@@ -19,8 +19,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("atomscale_async.testing", "respx", "testing") from exc
 
-from atomscale_async.sandbox._data import Catalogue
-from atomscale_async.sandbox._faults import Faults
+from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._state import Answer, SandboxState
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_BASE_URL", "AtomscaleMock", "Override"]
@@ -182,8 +181,9 @@ class AtomscaleMock:
             raise ValueError(msg)
         self.base_url = str(url)
         self.api_key = api_key
-        catalogue = Catalogue(entries=entries, seed=seed, oes_points=oes_points)
-        self.state = SandboxState(catalogue=catalogue, api_key=api_key, faults=Faults())
+        self.state = SandboxState(
+            SandboxConfig(entries=entries, seed=seed, api_key=api_key, oes_points=oes_points)
+        )
         self.overrides: list[Override] = []
         self.unmocked: list[httpx.Request] = []
         self.router = _Router(
