@@ -41,7 +41,7 @@ def test_a_misspelled_option_is_refused_with_the_closest_name() -> None:
 
 
 def test_invalid_values_are_refused_naming_the_option() -> None:
-    with pytest.raises(ValueError, match="entries: expected a number >= 0"):
+    with pytest.raises(ValueError, match="entries must be a number >= 0"):
         SandboxConfig(entries=-1)
     with pytest.raises(ValueError, match="oes_points"):
         create_app(oes_points=3)
@@ -92,7 +92,7 @@ def test_the_sandbox_command_serves_the_config_its_flags_describe(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--error-rate", "2"], "argument --error-rate: expected a fraction from 0 to 1, got 2.0"),
+        (["--error-rate", "2"], "argument --error-rate: must be a fraction from 0 to 1, got 2.0"),
         (["--entries", "x"], "argument --entries: expected a whole number, got 'x'"),
         (["--error-rate", ".5", "--drop-rate", ".6"], "--error-rate + --rate-limit + --drop-rate"),
     ],

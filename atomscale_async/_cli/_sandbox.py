@@ -99,9 +99,14 @@ def flag_words(text: str) -> str:
     return pattern.sub(lambda match: flag(match[1]), text)
 
 
+def _optional(option: Option) -> bool:
+    kind = option.attribute.type
+    return isinstance(kind, types.UnionType) and type(None) in kind.__args__
+
+
 def _value_type(option: Option) -> type:
     kind: Any = option.attribute.type
-    if isinstance(kind, types.UnionType):  # e.g. str | None: the flag gives a str
+    if isinstance(kind, types.UnionType):  # e.g. float | None: the flag gives a float
         kind = next(arg for arg in kind.__args__ if arg is not type(None))
     if kind not in (bool, int, float, str):
         msg = f"the sandbox option {option.name!r} has a type the command line cannot parse"
@@ -111,17 +116,21 @@ def _value_type(option: Option) -> type:
 
 def _converter(option: Option, kind: type) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
+        if _optional(option) and kind is not str and text.lower() == "none":
+            return None
         try:
             value = kind(text)
         except ValueError:
             expected = {int: "a whole number", float: "a number"}.get(kind, "a value")
+            if _optional(option):
+                expected += " or none"
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
         validator = option.attribute.validator
         if validator is not None:
             try:
                 validator(None, option.attribute, value)
             except (TypeError, ValueError) as exc:
-                message = str(exc).removeprefix(f"{option.name}: ")
+                message = str(exc).removeprefix(f"{option.name} ")
                 raise argparse.ArgumentTypeError(flag_words(message)) from None
         return value
 

@@ -38,7 +38,7 @@ class Bounds:
 
     Example:
         >>> Bounds(0, 1).problem(1.5)
-        'expected a fraction from 0 to 1, got 1.5'
+        'must be a fraction from 0 to 1, got 1.5'
     """
 
     low: float
@@ -50,6 +50,8 @@ class Bounds:
         """What a valid value is, e.g. ``a number >= 0``."""
         if (self.low, self.high, self.above) == (0, 1, False):
             return "a fraction from 0 to 1"
+        if (self.low, self.high, self.above) == (0, None, True):
+            return "positive"
         if self.high is None:
             return f"a number {'>' if self.above else '>='} {self.low:g}"
         return f"a number from {self.low:g} to {self.high:g}"
@@ -63,13 +65,13 @@ class Bounds:
             and (self.high is None or value <= self.high)
         ):
             return None
-        return f"expected {self.describe()}, got {value!r}"
+        return f"must be {self.describe()}, got {value!r}"
 
     def __call__(self, _instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
         """Raise ``ValueError`` naming the attribute when ``value`` is out of bounds."""
         problem = self.problem(value)
         if problem is not None:
-            msg = f"{attribute.name}: {problem}"
+            msg = f"{attribute.name} {problem}"
             raise ValueError(msg)
 
 

@@ -89,17 +89,21 @@ class Faults:
     requests_per_second: float | None = attrs.field(
         default=None,
         validator=attrs.validators.optional(Bounds(0, above=True)),
-        metadata=knob_help("rate of the token bucket of each API key; None: no limit", "RATE"),
+        metadata=knob_help(
+            "requests a second each API key may make (a token bucket); none: no limit", "RATE"
+        ),
     )
     burst: int = attrs.field(
         default=20,
-        validator=Bounds(1),
+        validator=Bounds(0, above=True),
         metadata=knob_help("tokens a key's bucket holds at most (and starts with)", "N"),
     )
     max_in_progress: int | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(Bounds(1)),
-        metadata=knob_help("requests in progress at once, at most (503 beyond); None: no limit", "N"),
+        validator=attrs.validators.optional(Bounds(0, above=True)),
+        metadata=knob_help(
+            "requests in progress at once, at most (503 beyond); none: no limit", "N"
+        ),
     )
 
     def __attrs_post_init__(self) -> None:
