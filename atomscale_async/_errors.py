@@ -18,6 +18,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "MalformedResponseError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -30,6 +31,13 @@ __all__ = [
 
 class AtomscaleError(Exception):
     """Base class of every error the SDK raises."""
+
+
+class MissingAPIKeyError(AtomscaleError, ValueError):
+    """No API key was given, and none is set in the environment (``ATOMSCALE_API_KEY``).
+
+    A `ValueError` too, as the other invalid arguments of `AsyncClient` and `Client` are.
+    """
 
 
 class APIConnectionError(AtomscaleError):

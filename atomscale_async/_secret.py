@@ -69,7 +69,9 @@ def resolve_api_key(api_key: str | None) -> APIKey:
     key = api_key or os.environ.get("ATOMSCALE_API_KEY") or os.environ.get("AS_API_KEY")
     del api_key  # not a local of this frame if an error below is shown with its locals
     if not key:
-        raise ValueError(
+        from ._errors import MissingAPIKeyError  # _errors imports this module
+
+        raise MissingAPIKeyError(
             "no API key: pass api_key=... or set the ATOMSCALE_API_KEY environment variable"
         )
     valid = isinstance(key, str) and not any(c in key for c in "\r\n")

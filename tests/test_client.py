@@ -11,7 +11,13 @@ import pytest
 import respx
 
 import atomscale_async
-from atomscale_async import APIStatusError, AsyncClient, AuthenticationError
+from atomscale_async import (
+    APIStatusError,
+    AsyncClient,
+    AtomscaleError,
+    AuthenticationError,
+    MissingAPIKeyError,
+)
 
 from .conftest import API_KEY, BASE_URL, ClientFactory
 from .payloads import OES
@@ -25,9 +31,11 @@ def test_key_from_argument_then_env_then_legacy_env(monkeypatch: pytest.MonkeyPa
     assert AsyncClient("explicit")._state.api_key.reveal() == "explicit"
 
 
-def test_missing_key_names_the_variable() -> None:
-    with pytest.raises(ValueError, match="ATOMSCALE_API_KEY"):
+def test_missing_key_is_a_typed_error_naming_the_variable() -> None:
+    with pytest.raises(MissingAPIKeyError, match="ATOMSCALE_API_KEY") as caught:
         AsyncClient()
+    assert isinstance(caught.value, AtomscaleError)
+    assert isinstance(caught.value, ValueError)  # as before the class existed
 
 
 def test_base_url_from_argument_then_env_then_legacy_then_default(
