@@ -9,11 +9,10 @@ leaves ``__repr__`` to the mixin.
 from __future__ import annotations
 
 import html
-import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
+from ._summary import OESSummary, ProfileSummary, SIMSSummary
 from ._techniques import (
     PhotoluminescenceResultMixin,
     RamanResultMixin,
@@ -58,7 +57,7 @@ class SIMSDepthProfileMixin:
     def _repr_html_(self) -> str:
         profile = cast("SIMSDepthProfile", self)
         caption = f"SIMSDepthProfile {profile.species_name} · {profile.data_id}"
-        return _table(caption, _PROFILE_HEADER, [_profile_row(profile)])
+        return _table(caption, _PROFILE_HEADER, [ProfileSummary.of(profile).cells()])
 
     def to_numpy(self) -> tuple[FloatVector, FloatVector]:
         """The depths and concentrations as numpy arrays.
@@ -93,15 +92,24 @@ class SIMSResultMixin:
         species = [p.species_name for p in result.depth_profiles]
         return f"SIMSResult(data_id={result.data_id!r}, species={species!r})"
 
+    def summary(self) -> SIMSSummary:
+        """The result in brief: each profile's species, points and ranges.
+
+        Example:
+            >>> print(result.summary().describe())  # doctest: +SKIP
+            2 depth profiles (B, P), 1,234 points
+        """
+        return SIMSSummary.of(cast("SIMSResult", self))
+
     def _repr_html_(self) -> str:
-        result = cast("SIMSResult", self)
-        profiles = result.depth_profiles
-        rows = [_profile_row(p) for p in profiles[:_HTML_ROWS]]
+        summary = self.summary()
+        profiles = summary.profiles
+        rows = [p.cells() for p in profiles[:_HTML_ROWS]]
         if not profiles:
             rows.append(["no depth profiles", "", "", ""])
         elif len(profiles) > _HTML_ROWS:
             rows.append([f"… {len(profiles) - _HTML_ROWS} more", "", "", ""])
-        return _table(f"SIMSResult · {result.data_id}", _PROFILE_HEADER, rows)
+        return _table(f"SIMSResult · {summary.data_id}", _PROFILE_HEADER, rows)
 
     def to_pandas(self) -> pd.DataFrame:
         """The depth profiles as one tidy frame, one row per point of each profile.
@@ -164,36 +172,19 @@ class OESResultMixin:
             f"elements={elements!r})"
         )
 
+    def summary(self) -> OESSummary:
+        """The result in brief: its grid, spectra, peaks by element and constraint.
+
+        Example:
+            >>> print(result.summary().describe())  # doctest: +SKIP
+            2,048 points, 12 peaks (Ga, In, N2)
+        """
+        return OESSummary.of(cast("OESResult", self))
+
     def _repr_html_(self) -> str:
-        result = cast("OESResult", self)
-        points = len(result.wavelengths)
-        grid = f"{points}"
-        if points:
-            grid += f" ({_span(result.wavelengths, result.wavelength_unit)})"
-        captured = [name for name in ("reference", "dark") if getattr(result, name) is not None]
-        missing = [name for name in ("reference", "dark") if getattr(result, name) is None]
-        spectra = ", ".join(["sample", *captured, "scope_corrected"])
-        if missing:
-            spectra += f" (no {' or '.join(missing)})"
-        counts = Counter(p.element for p in result.detected_peaks)
-        elements = [f"{element} ({n})" for element, n in sorted(counts.items())]
-        if len(elements) > _HTML_ROWS:
-            elements = [*elements[:_HTML_ROWS], f"… {len(elements) - _HTML_ROWS} more"]
-        peaks = f"{len(result.detected_peaks)}"
-        if elements:
-            peaks += f": {', '.join(elements)}"
-        constraint = result.constraint_mode
-        if result.constrained_elements:
-            constraint += f" ({', '.join(result.constrained_elements)})"
-        rows = [
-            ["spectrum type", result.spectrum_type],
-            ["points", grid],
-            ["spectra", spectra],
-            ["peaks", peaks],
-            ["constraint", constraint],
-            ["last updated", result.last_updated.isoformat(timespec="seconds")],
-        ]
-        return _table(f"OESResult · {result.data_id}", None, rows)
+        summary = self.summary()
+        rows = summary.rows(max_elements=_HTML_ROWS)
+        return _table(f"OESResult · {summary.data_id}", None, rows)
 
     def to_pandas(self) -> pd.DataFrame:
         """The spectra as a frame, one row per wavelength.
@@ -279,27 +270,6 @@ class OESResultMixin:
 
 
 _PROFILE_HEADER = ("species", "points", "depth", "concentration")
-
-
-def _finite_range(values: Iterable[float]) -> tuple[float, float] | None:
-    finite = [v for v in values if math.isfinite(v)]
-    return (min(finite), max(finite)) if finite else None
-
-
-def _span(values: Iterable[float], unit: str, fmt: str = "g") -> str:
-    bounds = _finite_range(values)
-    if bounds is None:
-        return "—"
-    return f"{bounds[0]:{fmt}} \N{EN DASH} {bounds[1]:{fmt}} {unit}"
-
-
-def _profile_row(profile: SIMSDepthProfile) -> list[str]:
-    return [
-        profile.species_name,
-        str(len(profile.depths)),
-        _span(profile.depths, profile.depth_units),
-        _span(profile.concentrations, profile.concentration_units, ".3g"),
-    ]
 
 
 def _table(caption: str, header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:

@@ -42,7 +42,7 @@ from ._output import (
     Output,
     error_line,
 )
-from ._parser import build_parser
+from ._parser import build_parser, check_local_command
 from ._sandbox import run_sandbox
 
 __all__ = ["main"]
@@ -85,8 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     stdout, stderr = sys.stdout, sys.stderr
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a usage error, but one best answered with the help
+        parser.print_help(stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
+        check_local_command(parser, args)
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     fmt = getattr(args, "format", None) or ("table" if stdout.isatty() else "json")

@@ -6,8 +6,7 @@ import argparse
 import contextlib
 import sys
 import warnings
-from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,6 +14,7 @@ import orjson
 
 from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
+from .._errors import MissingAPIKeyError, NotFoundError
 from .._export import ExportSummary, outcome_record, resolve_format
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
@@ -27,9 +27,7 @@ from ._output import (
     CLIError,
     Output,
     error_line,
-    span,
 )
-from ._parser import parse_layer
 
 __all__ = ["API_COMMANDS", "Command", "api_client", "outcome_record", "want_progress"]
 
@@ -43,10 +41,22 @@ def api_client(args: argparse.Namespace, **options: Any) -> AsyncClient:
             allow_insecure_http=getattr(args, "allow_insecure_http", None),
             **options,
         )
-    except ValueError as exc:
-        if "no API key" in str(exc):
-            raise CLIError("no API key: pass --api-key or set ATOMSCALE_API_KEY") from None
+    except MissingAPIKeyError:
+        raise CLIError("no API key: pass --api-key or set ATOMSCALE_API_KEY") from None
+    except ValueError as exc:  # e.g. $ATOMSCALE_BASE_URL: not a URL, or http:// elsewhere
         raise CLIError(error_line(exc)) from None
+
+
+@contextlib.contextmanager
+def _no_id_involved() -> Iterator[None]:
+    """Report a 404 of a path without an id as a wrong base URL, which it must be."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise CLIError(
+            f"{exc.method} {exc.url} -> 404: not found; check the base URL "
+            "(--base-url or $ATOMSCALE_BASE_URL)"
+        ) from None
 
 
 def want_progress(requested: bool | None, stderr: IO[str]) -> bool:
@@ -63,8 +73,9 @@ def want_progress(requested: bool | None, stderr: IO[str]) -> bool:
 
 
 async def _instruments_list(args: argparse.Namespace, out: Output) -> int:
-    async with api_client(args) as client:
-        items = await client.synthesis_instruments.list()
+    with _no_id_involved():
+        async with api_client(args) as client:
+            items = await client.synthesis_instruments.list()
     if out.json:
         out.dump([item.to_dict() for item in items])
         return EXIT_OK
@@ -86,8 +97,9 @@ async def _instruments_list(args: argparse.Namespace, out: Output) -> int:
 
 
 async def _materials_list(args: argparse.Namespace, out: Output) -> int:
-    async with api_client(args) as client:
-        rows = await client.target_materials.list()
+    with _no_id_involved():
+        async with api_client(args) as client:
+            rows = await client.target_materials.list()
     if out.json:
         out.dump([row.to_dict() for row in rows])
         return EXIT_OK
@@ -110,12 +122,18 @@ async def _materials_list(args: argparse.Namespace, out: Output) -> int:
 
 
 async def _materials_create(args: argparse.Namespace, out: Output) -> int:
-    layers = [parse_layer(text, position) for position, text in enumerate(args.layer, 1)]
+    layers: list[dict[str, Any]] = [
+        {"layer_id": position, "composition_string": composition, "orientation": orientation}
+        for position, (composition, orientation) in enumerate(args.layer, 1)
+    ]
     sample = {"sample_name": args.name, "substrate": args.substrate}
-    async with api_client(args) as client:
-        created = await client.target_materials.create(sample=sample, layers=layers or None)
+    sent = [{k: v for k, v in layer.items() if v is not None} for layer in layers]
+    with _no_id_involved():
+        async with api_client(args) as client:
+            created = await client.target_materials.create(sample=sample, layers=sent or None)
     if out.json:
-        out.dump(created.to_dict())
+        # The API answers the sample only: the layers are those it accepted with it.
+        out.dump({**created.to_dict(), "layers": layers})
         return EXIT_OK
     out.line(
         f"Created sample {created.sample_id} {created.sample_name!r} on {created.substrate} "
@@ -125,7 +143,7 @@ async def _materials_create(args: argparse.Namespace, out: Output) -> int:
         out.table(
             ["LAYER", "COMPOSITION", "ORIENTATION"],
             [
-                [layer["layer_id"], layer["composition_string"], layer.get("orientation")]
+                [layer["layer_id"], layer["composition_string"], layer["orientation"]]
                 for layer in layers
             ],
         )
@@ -164,23 +182,22 @@ async def _sims_get(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.dump(result.to_dict())
     else:
-        profiles = result.depth_profiles
-        out.line(
-            f"SIMS {result.data_id}: {len(profiles)} depth profile{'s' * (len(profiles) != 1)}"
-        )
-        if profiles:
+        summary = result.summary()
+        count = len(summary.profiles)
+        out.line(f"SIMS {summary.data_id}: {count} depth profile{'s' * (count != 1)}")
+        if summary.profiles:
             out.table(
                 ["SPECIES", "POINTS", "DEPTH", "CONCENTRATION", "TYPE", "ION"],
                 [
                     [
-                        p.species_name,
-                        len(p.depths),
-                        f"{span(p.depths, 'g')} {p.depth_units}",
-                        f"{span(p.concentrations, '.3g')} {p.concentration_units}",
-                        p.species_metadata.get("profile_type"),
-                        p.species_metadata.get("secondary_ion"),
+                        p.species,
+                        p.points,
+                        p.depth_text,
+                        p.concentration_text,
+                        p.profile_type,
+                        p.secondary_ion,
                     ]
-                    for p in profiles
+                    for p in summary.profiles
                 ],
             )
     if args.plot is not None:
@@ -195,23 +212,7 @@ async def _oes_get(args: argparse.Namespace, out: Output) -> int:
     if out.json:
         out.dump(result.to_dict())
     else:
-        captured = [name for name in ("reference", "dark") if getattr(result, name) is not None]
-        elements = Counter(peak.element for peak in result.detected_peaks)
-        constraint = result.constraint_mode
-        if result.constrained_elements:
-            constraint += f" ({', '.join(result.constrained_elements)})"
-        out.table(
-            ["OES", result.data_id],
-            [
-                ["points", f"{len(result.wavelengths):,}"],
-                ["wavelengths", f"{span(result.wavelengths, 'g')} {result.wavelength_unit}"],
-                ["spectra", ", ".join(["sample", *captured, "scope_corrected"])],
-                ["peaks", f"{len(result.detected_peaks):,}"],
-                ["elements", ", ".join(f"{e} ({n})" for e, n in sorted(elements.items()))],
-                ["constraint", constraint],
-                ["last updated", result.last_updated.isoformat(timespec="seconds")],
-            ],
-        )
+        out.table(["OES", result.data_id], result.summary().rows())
         if result.detected_peaks:
             out.line()
             out.table(
@@ -249,14 +250,9 @@ def _describe(outcome: Outcome) -> tuple[str, str]:
     if outcome.error is not None:
         return "error", f"{type(outcome.error).__name__}: {error_line(outcome.error)}"
     if isinstance(result, SIMSResult):
-        species = ", ".join(p.species_name for p in result.depth_profiles)
-        points = sum(len(p.depths) for p in result.depth_profiles)
-        count = len(result.depth_profiles)
-        return "sims", f"{count} profiles ({species}), {points:,} points" if count else "empty"
+        return "sims", result.summary().describe()
     if isinstance(result, OESResult):
-        elements = ", ".join(sorted({p.element for p in result.detected_peaks}))
-        peaks = len(result.detected_peaks)
-        return "oes", f"{len(result.wavelengths):,} points, {peaks} peaks ({elements})"
+        return "oes", result.summary().describe()
     assert isinstance(result, UnknownResult)
     return result.data_type, "not fetched: a kind this SDK does not know"
 

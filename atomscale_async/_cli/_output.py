@@ -19,7 +19,6 @@ __all__ = [
     "Output",
     "error_line",
     "format_table",
-    "span",
 ]
 
 EXIT_OK = 0
@@ -158,9 +157,3 @@ def _cell(value: object) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def span(values: Sequence[float], fmt: str = ".4g") -> str:
-    if not len(values):
-        return ""
-    return f"{min(values):{fmt}} - {max(values):{fmt}}"

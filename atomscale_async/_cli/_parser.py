@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from .._client import DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY
+from .._client import _resolve_base_url as resolve_base_url
 from .._version import __version__
 from ._catalogue import SEARCH_FORMATS, add_search_command
-from ._output import EXIT_USAGE, CLIError
+from ._output import EXIT_USAGE
 from ._sandbox import add_config_options
 
-__all__ = ["PROG", "build_parser", "parse_layer"]
+__all__ = ["PROG", "build_parser", "check_local_command", "parse_layer"]
 
 PROG = "atomscale-async"
 DEFAULT_DEMO_ENTRIES = 3000
@@ -48,102 +50,152 @@ def _port(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> float:
+def _data_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a data id, got {text!r}")
+    return text.strip()
+
+
+def _base_url(text: str) -> str:
     try:
-        value = float(text)
+        if not text.strip():
+            raise ValueError(text)
+        # Only the URL's form: whether http:// may reach another machine is the client's
+        # decision, with --allow-insecure-http.
+        return resolve_base_url(text, True)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(
+            f"expected an http(s) URL such as {DEFAULT_BASE_URL!r}, got {text!r}"
+        ) from None
 
 
-def _fraction(text: str) -> float:
-    value = _non_negative(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1, got {text!r}")
-    return value
-
-
-def parse_layer(text: str, position: int) -> dict[str, Any]:
-    """A ``--layer`` value, ``COMPOSITION[:ORIENTATION]``, as a layer to create.
+def parse_layer(text: str) -> tuple[str, str | None]:
+    """A ``--layer`` value, ``COMPOSITION[:ORIENTATION]``: its composition and orientation.
 
     The part after the last ``:`` is an orientation only when it looks like one
-    (digits, signs, brackets), so that ``GaN:Mg`` stays a composition.
+    (digits, signs, brackets), so that ``GaN:Mg`` stays a composition; an orientation
+    anywhere else (``GaN:0001:extra``) is refused.
 
     Example:
-        >>> parse_layer("GaN:0001", 1)
-        {'layer_id': 1, 'composition_string': 'GaN', 'orientation': '0001'}
-        >>> parse_layer("GaN:Mg", 2)
-        {'layer_id': 2, 'composition_string': 'GaN:Mg'}
+        >>> parse_layer("GaN:0001")
+        ('GaN', '0001')
+        >>> parse_layer("GaN:Mg")
+        ('GaN:Mg', None)
     """
-    composition, colon, orientation = text.strip().rpartition(":")
-    if not colon or not _ORIENTATION.fullmatch(orientation.strip()):
-        composition, orientation = text.strip(), ""
-    if not composition.strip():
-        raise CLIError(f"--layer {text!r}: give a composition, e.g. GaN or GaN:0001", EXIT_USAGE)
-    layer: dict[str, Any] = {"layer_id": position, "composition_string": composition.strip()}
-    if orientation.strip():
-        layer["orientation"] = orientation.strip()
-    return layer
+    parts = [part.strip() for part in text.strip().split(":")]
+    orientation: str | None = None
+    if len(parts) > 1 and _ORIENTATION.fullmatch(parts[-1]):
+        orientation = parts.pop()
+    composition = ":".join(parts)
+    if not composition or not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"expected COMPOSITION[:ORIENTATION], e.g. GaN or GaN:0001, got {text!r}"
+        )
+    misplaced = [part for part in parts[1:] if _ORIENTATION.fullmatch(part)]
+    if misplaced:
+        raise argparse.ArgumentTypeError(
+            f"the orientation comes last, as in COMPOSITION[:ORIENTATION], got {text!r}"
+        )
+    return composition, orientation or None
 
 
-def common_options(formats: tuple[str, ...] = ("table", "json")) -> _Parser:
-    """A parent parser with the options every API command takes: server, key, format."""
-    common = _Parser(add_help=False)
-    common.add_argument(
+#: The options before the command that only the commands calling the API honour.
+API_OPTIONS = {
+    "base_url": "--base-url",
+    "api_key": "--api-key",
+    "allow_insecure_http": "--allow-insecure-http",
+}
+#: The commands that call no API, and the options (before them) they honour.
+LOCAL_COMMANDS = {"demo": {"format"}, "sandbox": set[str]()}
+
+
+def check_local_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse the options before ``demo`` or ``sandbox`` that the command would ignore."""
+    honoured = LOCAL_COMMANDS.get(args.command)
+    if honoured is None:
+        return
+    for dest, flag in (*API_OPTIONS.items(), ("format", "--format")):
+        if dest not in honoured and hasattr(args, dest):
+            parser.error(f"{flag} is not an option of {args.command!r}")
+
+
+def _api_options() -> _Parser:
+    api = _Parser(add_help=False)
+    server = api.add_argument_group("API options")
+    server.add_argument(
         "--base-url",
+        type=_base_url,
+        metavar="URL",
         default=argparse.SUPPRESS,
-        help="API root (default: $ATOMSCALE_BASE_URL, else https://api.atomscale.ai/)",
+        help=f"the API root (default: $ATOMSCALE_BASE_URL, else {DEFAULT_BASE_URL})",
     )
-    common.add_argument(
-        "--api-key", default=argparse.SUPPRESS, help="API key (default: $ATOMSCALE_API_KEY)"
+    server.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=argparse.SUPPRESS,
+        help="the API key (default: $ATOMSCALE_API_KEY)",
     )
-    extra = ", ".join(formats[2:])
-    common.add_argument(
+    server.add_argument(
         "--allow-insecure-http",
         action="store_true",
         default=argparse.SUPPRESS,
         help="allow an http:// --base-url to another machine, e.g. a sandbox in a container "
         "(default: $ATOMSCALE_ALLOW_INSECURE_HTTP)",
     )
-    common.add_argument(
+    return api
+
+
+def _format_option(formats: tuple[str, ...] = ("table", "json")) -> _Parser:
+    output = _Parser(add_help=False)
+    extra = ", ".join(formats[2:])
+    output.add_argument(
         "--format",
         choices=formats,
         default=argparse.SUPPRESS,
         help="output: table (default on a terminal) or json (default in a pipe)"
         + (f"; or {extra}" if extra else ""),
     )
-    return common
+    return output
+
+
+def common_options(formats: tuple[str, ...] = ("table", "json")) -> _Parser:
+    """A parent parser with the options every API command takes: server, key, format."""
+    return _Parser(add_help=False, parents=[_api_options(), _format_option(formats)])
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser."""
-    common = common_options()
+    api, output = _api_options(), _format_option()
     parser = _Parser(
         prog=PROG,
-        parents=[common],
-        description="Fetch Atomscale data: instruments, target materials, SIMS and OES results.",
+        parents=[api, output],
+        description="Fetch Atomscale data: instruments, target materials, SIMS and OES "
+        "results. The API options may also follow the command that calls the API.",
         epilog=f"Try it without an account: {PROG} demo",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    calls = [common_options()]  # the options of a command that calls the API
 
     demo = commands.add_parser(
         "demo",
-        parents=[common],
+        parents=[output],
         help="fetch a local sandbox's entries in bulk and summarize them (no account needed)",
-        description="Start a sandbox server on 127.0.0.1 (never the real API), fetch all "
-        "its entries concurrently and print what came back and how fast.",
+        description="Start a sandbox server on 127.0.0.1 (never the real API, whatever "
+        "the environment says), fetch all its entries concurrently and print what came "
+        "back and how fast.",
     )
     demo.add_argument(
         "--entries",
         type=_positive_int,
         default=DEFAULT_DEMO_ENTRIES,
+        metavar="N",
         help="entries in the sandbox (default: %(default)s)",
     )
-    demo.add_argument("--concurrency", type=_positive_int, help="requests in flight (default: 32)")
-    demo.add_argument("--seed", type=int, default=0, help="sandbox seed (default: %(default)s)")
+    _concurrency_option(demo)
+    demo.add_argument(
+        "--seed", type=int, default=0, metavar="SEED", help="sandbox seed (default: %(default)s)"
+    )
     progress_option(demo)
 
     sandbox = commands.add_parser(
@@ -152,54 +204,87 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve seeded, realistic data on the API's paths on this machine, "
         "with optional faults, until Ctrl-C.",
     )
-    sandbox.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    sandbox.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    sandbox.add_argument(
+        "--port", type=_port, default=8000, help="port to listen on (default: %(default)s)"
+    )
     add_config_options(sandbox)
 
     instruments = commands.add_parser(
-        "instruments", parents=[common], help="synthesis instruments"
+        "instruments",
+        help="synthesis instruments",
+        description="The synthesis instruments.",
     ).add_subparsers(dest="action", metavar="ACTION", required=True)
-    instruments.add_parser("list", parents=[common], help="list the synthesis instruments")
+    instruments.add_parser(
+        "list",
+        parents=calls,
+        help="list the synthesis instruments",
+        description="List the synthesis instruments.",
+    )
 
     materials = commands.add_parser(
-        "target-materials", parents=[common], help="target materials (one row per layer)"
+        "target-materials",
+        help="target materials (one row per layer)",
+        description="Target materials: the intended layer stack and substrate of a sample.",
     ).add_subparsers(dest="action", metavar="ACTION", required=True)
-    materials.add_parser("list", parents=[common], help="list the target materials")
-    create = materials.add_parser("create", parents=[common], help="create a target material")
-    create.add_argument("--name", required=True, help="sample name")
-    create.add_argument("--substrate", required=True, help="substrate, e.g. Si")
+    materials.add_parser(
+        "list",
+        parents=calls,
+        help="list the target materials",
+        description="List the target materials, one row per layer.",
+    )
+    create = materials.add_parser(
+        "create",
+        parents=calls,
+        help="create a target material",
+        description="Create a target material sample and its layers.",
+    )
+    create.add_argument("--name", required=True, help="sample name (required)")
+    create.add_argument("--substrate", required=True, help="substrate, e.g. Si (required)")
     create.add_argument(
         "--layer",
         action="append",
+        type=parse_layer,
         default=[],
         metavar="COMPOSITION[:ORIENTATION]",
-        help="a layer, bottom first (repeat it), e.g. --layer AlN:0001 --layer GaN:0001",
+        help="a layer, bottom first (repeat it), e.g. --layer AlN:0001 --layer GaN:0001 "
+        "(default: no layers)",
     )
 
     for kind, label in (("sims", "SIMS depth profiles"), ("oes", "an OES result")):
-        get = commands.add_parser(kind, parents=[common], help=label).add_subparsers(
+        get = commands.add_parser(kind, help=label, description=f"Get {label}.").add_subparsers(
             dest="action", metavar="ACTION", required=True
         )
-        one = get.add_parser("get", parents=[common], help=f"get {label} of a data id")
-        one.add_argument("data_id", metavar="ID", help="data entry id")
+        one = get.add_parser(
+            "get",
+            parents=calls,
+            help=f"get {label} of a data id",
+            description=f"Get {label} of a data id.",
+        )
+        one.add_argument("data_id", type=_data_id, metavar="ID", help="data entry id")
         one.add_argument(
             "--plot",
             type=Path,
             metavar="FILE.png",
-            help="also save a quick-look plot (needs the plot extra)",
+            help="also save a quick-look plot (needs the plot extra; default: no plot)",
         )
 
     bulk = commands.add_parser(
         "get",
-        parents=[common],
+        parents=calls,
         help="fetch many results concurrently, as JSON lines",
         description="Fetch the results of many data ids concurrently. Each result is one "
         'JSON object a line, {"data_id", "data_type", "result"} or {"data_id", "error"}, '
         "in the order they complete; a failure does not stop the others (exit status 1).",
     )
-    bulk.add_argument("data_ids", nargs="*", metavar="ID", help="data entry ids")
+    bulk.add_argument("data_ids", nargs="*", type=_data_id, metavar="ID", help="data entry ids")
     bulk.add_argument(
-        "--ids-file", type=Path, metavar="FILE", help="read ids from FILE, one a line (- = stdin)"
+        "--ids-file",
+        type=Path,
+        metavar="FILE",
+        help="read ids from FILE, one a line (- = stdin; default: the IDs given)",
     )
     bulk.add_argument(
         "--out",
@@ -213,17 +298,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume",
         action="store_true",
         help="continue the pull in --out FILE.jsonl or DIR.parquet: skip the ids written "
-        "successfully, fetch the rest (failed ones too) again",
+        "successfully, fetch the rest (failed ones too) again (default: off)",
     )
     bulk.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --out FILE (start afresh)"
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out FILE, start afresh (default: off)",
     )
-    bulk.add_argument("--concurrency", type=_positive_int, help="requests in flight")
-    bulk.add_argument("--data-type", choices=("sims", "oes"), help="the kind of every id")
+    _concurrency_option(bulk)
+    bulk.add_argument(
+        "--data-type",
+        choices=("sims", "oes"),
+        help="the kind of every id (default: each id's kind, from the catalogue)",
+    )
     progress_option(bulk)
 
     add_search_command(commands, common_options(SEARCH_FORMATS))
     return parser
+
+
+def _concurrency_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help=f"requests in flight at most (default: {DEFAULT_MAX_CONCURRENCY})",
+    )
 
 
 def progress_option(parser: argparse.ArgumentParser) -> None:

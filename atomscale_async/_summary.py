@@ -1,0 +1,211 @@
+"""What a SIMS or OES result holds, in brief: the one summary behind every view of it.
+
+`SIMSResult.summary()` and `OESResult.summary()` build these; the HTML repr, the command
+line's tables and the demo's report all read them, so that a result is described one way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from ._generated.models import OESResult, SIMSDepthProfile, SIMSResult
+
+__all__ = ["OESSummary", "ProfileSummary", "SIMSSummary", "Span"]
+
+#: The spectra an OES result may lack.
+_OPTIONAL_SPECTRA = ("reference", "dark")
+
+
+@attrs.frozen
+class Span:
+    """The finite range of some values, and their unit.
+
+    Example:
+        >>> Span(0.0, 512.5, "nm").format() == "0 \N{EN DASH} 512.5 nm"
+        True
+    """
+
+    low: float
+    high: float
+    unit: str
+
+    @classmethod
+    def of(cls, values: Iterable[float], unit: str) -> Span | None:
+        """The range of the finite values, or None when there is none."""
+        finite = [v for v in values if math.isfinite(v)]
+        return cls(min(finite), max(finite), unit) if finite else None
+
+    def format(self, fmt: str = "g") -> str:
+        """The range as text, low and high joined by an en dash, then the unit."""
+        return f"{self.low:{fmt}} \N{EN DASH} {self.high:{fmt}} {self.unit}".rstrip()
+
+
+def _span_text(span: Span | None, fmt: str = "g") -> str:
+    return "\N{EM DASH}" if span is None else span.format(fmt)
+
+
+@attrs.frozen(kw_only=True)
+class ProfileSummary:
+    """One SIMS depth profile in brief.
+
+    Attributes:
+        species: The species measured.
+        points: The number of points of the profile.
+        depth: The range of depths, None when no depth is finite.
+        concentration: The range of concentrations, None when none is finite.
+        profile_type: ``species_metadata["profile_type"]``, if given.
+        secondary_ion: ``species_metadata["secondary_ion"]``, if given.
+    """
+
+    species: str
+    points: int
+    depth: Span | None
+    concentration: Span | None
+    profile_type: str | None = None
+    secondary_ion: str | None = None
+
+    @classmethod
+    def of(cls, profile: SIMSDepthProfile) -> ProfileSummary:
+        """The summary of ``profile``."""
+        metadata = profile.species_metadata
+        return cls(
+            species=profile.species_name,
+            points=len(profile.depths),
+            depth=Span.of(profile.depths, profile.depth_units),
+            concentration=Span.of(profile.concentrations, profile.concentration_units),
+            profile_type=_text(metadata.get("profile_type")),
+            secondary_ion=_text(metadata.get("secondary_ion")),
+        )
+
+    @property
+    def depth_text(self) -> str:
+        """The range of depths as the tables show it."""
+        return _span_text(self.depth)
+
+    @property
+    def concentration_text(self) -> str:
+        """The range of concentrations as the tables show it (3 significant digits)."""
+        return _span_text(self.concentration, ".3g")
+
+    def cells(self) -> list[str]:
+        """The species, points, depths and concentrations, as the tables show them."""
+        return [self.species, f"{self.points:,}", self.depth_text, self.concentration_text]
+
+
+@attrs.frozen(kw_only=True)
+class SIMSSummary:
+    """A SIMS result in brief: one `ProfileSummary` per depth profile."""
+
+    data_id: str
+    profiles: tuple[ProfileSummary, ...]
+
+    @classmethod
+    def of(cls, result: SIMSResult) -> SIMSSummary:
+        """The summary of ``result``."""
+        profiles = tuple(ProfileSummary.of(p) for p in result.depth_profiles)
+        return cls(data_id=result.data_id, profiles=profiles)
+
+    @property
+    def points(self) -> int:
+        """The points of all the profiles."""
+        return sum(profile.points for profile in self.profiles)
+
+    def describe(self) -> str:
+        """One line, e.g. ``2 depth profiles (B, P), 1,234 points``."""
+        count = len(self.profiles)
+        if not count:
+            return "no depth profiles"
+        species = ", ".join(profile.species for profile in self.profiles)
+        noun = "depth profile" + "s" * (count != 1)
+        return f"{count} {noun} ({species}), {self.points:,} points"
+
+
+@attrs.frozen(kw_only=True)
+class OESSummary:
+    """An OES result in brief.
+
+    Attributes:
+        data_id: The data entry id.
+        spectrum_type: The kind of spectrum.
+        points: The number of points of the wavelength grid.
+        wavelengths: The range of the wavelengths, None when none is finite.
+        spectra: The spectra captured, e.g. ``("sample", "dark", "scope_corrected")``.
+        missing: The spectra not captured, e.g. ``("reference",)``.
+        peaks: The number of detected peaks.
+        elements: The elements of the peaks and their number of peaks, by element.
+        constraint: The constraint mode, with the constrained elements if any.
+        last_updated: When the result was last updated.
+    """
+
+    data_id: str
+    spectrum_type: str
+    points: int
+    wavelengths: Span | None
+    spectra: tuple[str, ...]
+    missing: tuple[str, ...]
+    peaks: int
+    elements: tuple[tuple[str, int], ...]
+    constraint: str
+    last_updated: datetime
+
+    @classmethod
+    def of(cls, result: OESResult) -> OESSummary:
+        """The summary of ``result``."""
+        captured = tuple(n for n in _OPTIONAL_SPECTRA if getattr(result, n) is not None)
+        counts = Counter(peak.element for peak in result.detected_peaks)
+        constraint = result.constraint_mode
+        if result.constrained_elements:
+            constraint += f" ({', '.join(result.constrained_elements)})"
+        return cls(
+            data_id=result.data_id,
+            spectrum_type=result.spectrum_type,
+            points=len(result.wavelengths),
+            wavelengths=Span.of(result.wavelengths, result.wavelength_unit),
+            spectra=("sample", *captured, "scope_corrected"),
+            missing=tuple(n for n in _OPTIONAL_SPECTRA if n not in captured),
+            peaks=len(result.detected_peaks),
+            elements=tuple(sorted(counts.items())),
+            constraint=constraint,
+            last_updated=result.last_updated,
+        )
+
+    def rows(self, max_elements: int | None = None) -> list[list[str]]:
+        """The summary as ``[label, value]`` rows, as the tables show it.
+
+        Args:
+            max_elements: List at most this many elements (the rest are counted);
+                all of them when None.
+        """
+        elements = [f"{element} ({n})" for element, n in self.elements]
+        if max_elements is not None and len(elements) > max_elements:
+            more = len(elements) - max_elements
+            elements = [*elements[:max_elements], f"\N{HORIZONTAL ELLIPSIS} {more} more"]
+        spectra = ", ".join(self.spectra)
+        if self.missing:
+            spectra += f" (no {' or '.join(self.missing)})"
+        return [
+            ["spectrum type", self.spectrum_type],
+            ["points", f"{self.points:,}"],
+            ["wavelengths", _span_text(self.wavelengths)],
+            ["spectra", spectra],
+            ["peaks", f"{self.peaks:,}"],
+            ["elements", ", ".join(elements)],
+            ["constraint", self.constraint],
+            ["last updated", self.last_updated.isoformat(timespec="seconds")],
+        ]
+
+    def describe(self) -> str:
+        """One line, e.g. ``2,048 points, 12 peaks (Ga, In, N2)``."""
+        elements = ", ".join(element for element, _ in self.elements)
+        return f"{self.points:,} points, {self.peaks:,} peaks ({elements})"
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
