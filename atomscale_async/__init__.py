@@ -59,6 +59,7 @@ from ._limiter import RateLimitState
 from ._model import Model
 from ._optional import MissingExtraError
 from ._search import SearchResult
+from ._summary import OESSummary, ProfileSummary, SIMSSummary, Span
 from ._sync import Client
 from ._version import __version__
 
@@ -87,10 +88,12 @@ __all__ = [
     "Model",
     "NotFoundError",
     "OESResult",
+    "OESSummary",
     "Outcome",
     "PermissionDeniedError",
     "PhotoluminescenceResult",
     "PhysicalSample",
+    "ProfileSummary",
     "Project",
     "ProjectRef",
     "RamanResult",
@@ -101,7 +104,9 @@ __all__ = [
     "Result",
     "SIMSDepthProfile",
     "SIMSResult",
+    "SIMSSummary",
     "SearchResult",
+    "Span",
     "SynthSourceType",
     "SynthesisInstrument",
     "TargetMaterial",
