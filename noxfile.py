@@ -168,11 +168,12 @@ def generate(session: nox.Session) -> None:
 
 @nox.session(python=RUNNING)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: decode micro-benchmark and the bulk-fetch suite (a few minutes)."""
+    """Benchmarks: decode, bulk fetch, memory and rate limits (a quarter of an hour)."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_decode.py")
     session.run("python", "benchmarks/bench_bulk.py", *session.posargs)
     session.run("python", "benchmarks/bench_memory.py")
+    session.run("python", "benchmarks/bench_ratelimit.py")
 
 
 @nox.session(python=RUNNING)

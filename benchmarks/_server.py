@@ -14,6 +14,10 @@ Being another process, the server's CPU time is not counted in the client's
 
     with BenchServer({"w1": body1, "w2": body2}) as server:
         base_url = server.url("w2")
+
+``BenchServer(bodies, faults=Faults(...))`` puts the sandbox's limits and fault
+injection (``atomscale_async.sandbox.Faults``: latency, random 429s, a token
+bucket per API key, a capacity) in front of the same bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import contextlib
 import http.client
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -103,12 +108,20 @@ def make_app(bodies: Mapping[str, bytes]) -> ASGIApp:
     return app
 
 
-def _serve(fd: int, bodies: Mapping[str, bytes]) -> None:
+def _serve(fd: int, bodies: Mapping[str, bytes], faults: str | None = None) -> None:
     import uvicorn
 
+    app = make_app(bodies)
+    if faults is not None:
+        import json
+
+        from atomscale_async.sandbox._faults import FaultInjector, FaultMiddleware, Faults
+
+        injector = FaultInjector(Faults(**json.loads(faults)), seed=0)
+        app = FaultMiddleware(app, injector=injector)
     sock = socket.socket(fileno=fd)
     config = uvicorn.Config(
-        make_app(bodies),
+        app,
         http="httptools",
         loop=event_loop_name(),
         lifespan="off",
@@ -123,13 +136,16 @@ def _serve(fd: int, bodies: Mapping[str, bytes]) -> None:
 class BenchServer:
     """Runs the server process for the life of a ``with`` block."""
 
-    def __init__(self, bodies: Mapping[str, bytes]) -> None:
+    def __init__(
+        self, bodies: Mapping[str, bytes], faults: Mapping[str, Any] | None = None
+    ) -> None:
         if not bodies:
             raise ValueError("give at least one body")
         for name in bodies:
             if not name or "/" in name:
                 raise ValueError(f"bad workload name {name!r}")
         self._bodies = dict(bodies)
+        self._faults = None if faults is None else json.dumps(dict(faults))
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
@@ -161,8 +177,9 @@ class BenchServer:
             sock.listen(2048)
             self.port = sock.getsockname()[1]
             fd = sock.fileno()
+            faults = [] if self._faults is None else ["--faults", self._faults]
             self._proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--fd", str(fd), *args],
+                [sys.executable, str(Path(__file__).resolve()), "--fd", str(fd), *faults, *args],
                 pass_fds=(fd,),
             )
         finally:
@@ -187,6 +204,8 @@ class BenchServer:
                 response = conn.getresponse()
                 body = response.read()
                 if response.status == 200 and body == self._bodies[name]:
+                    return
+                if response.status in (429, 503):  # its faults: it is up
                     return
                 raise RuntimeError(f"the benchmark server answered {response.status}")
             except OSError:
@@ -221,6 +240,7 @@ class BenchServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description="The benchmarks' server (started by them).")
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
+    parser.add_argument("--faults", help="sandbox Faults options, as a JSON object")
     parser.add_argument("bodies", nargs="+", metavar="NAME=PATH", help="a workload's body file")
     args = parser.parse_args()
     bodies: dict[str, bytes] = {}
@@ -228,7 +248,7 @@ def main() -> None:
         name, _, path = item.partition("=")
         bodies[name] = Path(path).read_bytes()
     with contextlib.suppress(KeyboardInterrupt):
-        _serve(args.fd, bodies)
+        _serve(args.fd, bodies, args.faults)
 
 
 if __name__ == "__main__":
