@@ -26,6 +26,17 @@ __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def _closed_by_hook(response: httpx.Response) -> httpx.Response:
+    """A readable copy of a response httpx closed as a hook raised: its body if read, else none."""
+    try:
+        content = response.content
+    except httpx.ResponseNotRead:
+        content = b""
+    return httpx.Response(
+        response.status_code, headers=response.headers, content=content, request=response.request
+    )
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
@@ -200,7 +211,7 @@ class HttpxSender:
             try:
                 response = await self._http.send(request, stream=True, follow_redirects=False)
             except httpx.HTTPStatusError as exc:  # a hook of the caller's raise_for_status()
-                response = exc.response
+                response = _closed_by_hook(exc.response)
             if not (self._http.follow_redirects and response.has_redirect_location):
                 return response
             target = url.join(response.headers["location"])
