@@ -42,7 +42,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
 from ._errors import APITimeoutError, AtomscaleError, BulkFetchError, NotFoundError
-from ._generated.models import DataEntry, OESResult, SIMSResult
+from ._generated.kinds import KINDS, KnownResult, fetch_function
+from ._generated.models import DataEntry
 from ._model import Model
 from ._request import Deferral, RetryLater, deferring
 
@@ -62,7 +63,8 @@ __all__ = [
 
 #: Catalogue lookups in flight at once (each resolves up to 100 ids).
 CATALOGUE_WIDTH = 4
-KNOWN_TYPES = ("sims", "oes")
+KNOWN_TYPES = tuple(KINDS)
+"""The kinds this SDK fetches typed (the generated kind table, aliases included)."""
 
 _logger = logging.getLogger("atomscale_async")
 
@@ -124,7 +126,7 @@ class UnknownResult(Model):
     catalogue_entry: DataEntry
 
 
-Result: TypeAlias = SIMSResult | OESResult | UnknownResult
+Result: TypeAlias = KnownResult | UnknownResult
 ProgressCallback: TypeAlias = Callable[[int, int], object]
 # (data id, kind, catalogue entry or None when the caller gave the kind)
 _Work: TypeAlias = tuple[str, str, DataEntry | None]
@@ -315,10 +317,9 @@ class _Run:
 
     async def fetch_now(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
         try:
-            if kind == "oes":
-                return Outcome(data_id, await self.client.oes.get(data_id))
-            if kind == "sims":
-                return Outcome(data_id, await self.client.sims.get(data_id))
+            fetch = fetch_function(self.client, kind)
+            if fetch is not None:
+                return Outcome(data_id, await fetch(data_id))
             assert entry is not None
             self.warn_unknown(kind)
             unknown = UnknownResult(data_id=data_id, data_type=kind, catalogue_entry=entry)

@@ -350,8 +350,10 @@ class AsyncClient(AsyncResources):
         """Fetch the results of many data entries concurrently, in the order of ``data_ids``.
 
         Each id's kind is looked up in the catalogue (skipped when ``data_type``
-        is given); SIMS entries give ``SIMSResult``, OES entries ``OESResult``,
-        other kinds an ``UnknownResult`` (with an ``UnknownDataTypeWarning``).
+        is given, or for the entries of a search); each kind of the kind table gives
+        its model (``SIMSResult``, ``OESResult``, ``XPSResult``, ``XRDResult``,
+        ``PhotoluminescenceResult``, ``RamanResult``), other kinds an ``UnknownResult``
+        (with an ``UnknownDataTypeWarning``).
         Every id is attempted even when some fail. Duplicate ids are fetched once.
 
         Example:
@@ -361,7 +363,7 @@ class AsyncClient(AsyncResources):
         Args:
             data_ids: One id, or many; or the ``DataEntry`` items of a ``search`` (a
                 ``SearchResult`` as it is), whose kind is known, so no lookup is sent.
-            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
             errors: ``"raise"``: raise ``BulkFetchError`` (carrying ``.results`` and
                 ``.errors``) once every id was attempted, if any failed;
                 ``"return"``: put the exception in each failed position.
@@ -415,7 +417,7 @@ class AsyncClient(AsyncResources):
 
         Args:
             data_ids: One id, or many; or the ``DataEntry`` items of a ``search``.
-            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
             concurrency: Narrow the client's ``max_concurrency`` for this call.
             on_progress: Called with ``(done, total)`` after each distinct id.
             progress: Show a progress bar (needs the ``progress`` extra).
@@ -478,7 +480,7 @@ class AsyncClient(AsyncResources):
             format: ``"jsonl"`` or ``"parquet"``; by default from the suffix. A ``.json``
                 file (one array) cannot be resumed: ``ValueError``.
             overwrite: Start afresh, discarding what ``path`` holds.
-            data_type: ``"sims"`` or ``"oes"`` when the caller knows the kind of every id.
+            data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
             concurrency: Narrow the client's ``max_concurrency`` for this call.
             rows_per_part: Parquet: rows of a kind per part file.
             on_progress: Called with ``(done, total)`` after each id, counting the ids

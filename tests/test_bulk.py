@@ -220,16 +220,16 @@ async def test_a_failed_catalogue_chunk_fails_only_its_ids(
 async def test_unknown_kinds_warn_once_per_kind(
     router: respx.MockRouter, make_client: ClientFactory
 ) -> None:
-    kinds = {"x1": "xps", "x2": "xps", "r1": "raman", "o1": "oes"}
+    kinds = {"x1": "rheed_image", "x2": "rheed_image", "r1": "timeseries", "o1": "oes"}
     api = FakeAPI(router, kinds)
     async with make_client() as client:
         with pytest.warns(UnknownDataTypeWarning) as record:
             results = await client.get(list(kinds))
-    assert sorted(str(w.message).split("'")[1] for w in record) == ["raman", "xps"]
+    assert sorted(str(w.message).split("'")[1] for w in record) == ["rheed_image", "timeseries"]
     assert "may be out of date" in str(record[0].message) or "Upgrade" in str(record[0].message)
     unknown = results[0]
     assert isinstance(unknown, UnknownResult)
-    assert unknown.data_type == "xps"
+    assert unknown.data_type == "rheed_image"
     assert unknown.catalogue_entry.data_id == "x1"
     assert isinstance(results[3], OESResult)
     assert api.fetched == ["o1"], "unknown kinds are not fetched"
@@ -238,7 +238,7 @@ async def test_unknown_kinds_warn_once_per_kind(
 async def test_unknown_kind_under_w_error_does_not_abort(
     router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    FakeAPI(router, {"x1": "rheed_image", "o1": "oes"})
     async with make_client() as client:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -246,7 +246,7 @@ async def test_unknown_kind_under_w_error_does_not_abort(
     assert isinstance(results[0], UnknownResult)
     assert isinstance(results[1], OESResult)
     assert any(
-        "'xps' is not known" in r.getMessage()
+        "'rheed_image' is not known" in r.getMessage()
         for r in caplog.records
         if r.levelno == logging.WARNING
     )
@@ -535,7 +535,7 @@ def test_sync_client_shows_its_rate_limit_state() -> None:
 async def test_bad_arguments_are_rejected(make_client: ClientFactory) -> None:
     async with make_client() as client:
         with pytest.raises(ValueError, match="data_type must be one of"):
-            await client.get(["a"], data_type="xps")
+            await client.get(["a"], data_type="rheed_image")
         with pytest.raises(ValueError, match="errors must be"):
             await client.get(["a"], errors="ignore")  # type: ignore[call-overload]
         with pytest.raises(ValueError, match="concurrency must be"):
@@ -621,16 +621,16 @@ async def test_bulk_against_the_sandbox_server() -> None:
 async def test_unknown_result_converts_to_plain_data(
     router: respx.MockRouter, make_client: ClientFactory
 ) -> None:
-    FakeAPI(router, {"x1": "xps"})
+    FakeAPI(router, {"x1": "rheed_image"})
     async with make_client() as client:
         with pytest.warns(UnknownDataTypeWarning):
             (unknown,) = await client.get(["x1"])
     assert isinstance(unknown, UnknownResult)
     plain = unknown.to_dict()
     assert plain["data_id"] == "x1"
-    assert plain["data_type"] == "xps"
+    assert plain["data_type"] == "rheed_image"
     assert plain["catalogue_entry"]["data_id"] == "x1"
-    assert plain["catalogue_entry"]["char_source_type"] == "xps"
+    assert plain["catalogue_entry"]["char_source_type"] == "rheed_image"
     assert plain["catalogue_entry"]["collected_datetime"] is None
 
 
@@ -869,7 +869,7 @@ async def drain(stream: AsyncGenerator[Outcome, None]) -> list[Outcome]:
 async def test_unknown_kind_warning_points_at_the_callers_line(
     router: respx.MockRouter, make_client: ClientFactory
 ) -> None:
-    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    FakeAPI(router, {"x1": "rheed_image", "o1": "oes"})
     async with make_client() as client:
         line = this_line() + 2
         with pytest.warns(UnknownDataTypeWarning) as record:
@@ -886,7 +886,7 @@ async def test_unknown_kind_warning_points_at_the_callers_line(
 def test_sync_unknown_kind_warning_points_at_the_callers_line(
     router: respx.MockRouter, anyio_backend: str
 ) -> None:
-    FakeAPI(router, {"x1": "xps", "o1": "oes"})
+    FakeAPI(router, {"x1": "rheed_image", "o1": "oes"})
     with sync_client() as client:
         line = this_line() + 2
         with pytest.warns(UnknownDataTypeWarning) as record:

@@ -221,7 +221,7 @@ async def test_bad_arguments_are_refused_before_the_file_is_touched(
         with pytest.raises(ValueError, match="concurrency"):
             await client.export(["a"], path, concurrency=0)
         with pytest.raises(ValueError, match="data_type"):
-            await client.export(["a"], path, data_type="xps")
+            await client.export(["a"], path, data_type="rheed_image")
         with pytest.raises(ValueError, match="rows_per_part"):
             await client.export(["a"], path, rows_per_part=0)
         with pytest.raises(TypeError, match="non-empty string"):
@@ -529,13 +529,13 @@ async def test_parquet_without_pyarrow_names_the_extra(
 def test_outcome_record_of_an_unknown_kind_keeps_its_catalogue_entry() -> None:
     from atomscale_async import UnknownResult
 
-    entry = DataEntry(data_id="x", char_source_type="xps")
+    entry = DataEntry(data_id="x", char_source_type="rheed_image")
     record = outcome_record(
-        Outcome("x", UnknownResult(data_id="x", data_type="xps", catalogue_entry=entry))
+        Outcome("x", UnknownResult(data_id="x", data_type="rheed_image", catalogue_entry=entry))
     )
     assert record == {
         "data_id": "x",
-        "data_type": "xps",
+        "data_type": "rheed_image",
         "result": None,
         "catalogue_entry": entry.to_dict(),
     }

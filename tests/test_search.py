@@ -259,3 +259,19 @@ def test_the_blocking_get_takes_entries_mixed_with_ids(server: SandboxServer) ->
         ids = client.search(data_type="sims").data_ids[:2]
         results = client.get([*entries, *ids, entries[0]])
     assert [r.data_id for r in results] == [*entries.data_ids, *ids, entries[0].data_id]
+
+
+def test_bulk_get_types_every_kind_of_the_kind_table(server: SandboxServer) -> None:
+    from atomscale_async._generated.kinds import KINDS
+
+    with Client(api_key=server.api_key, base_url=server.base_url) as client:
+        found = client.search(data_type=sorted(KINDS))
+        picked = [group[0] for group in found.by_kind().values()]
+        by_id = client.get([entry.data_id for entry in picked])  # through the catalogue
+        by_entry = client.get(picked)  # no catalogue lookup
+    assert {e.char_source_type for e in picked} == set(KINDS)
+    for entry, via_id, via_entry in zip(picked, by_id, by_entry, strict=True):
+        model = KINDS[entry.char_source_type].model
+        assert isinstance(via_id, model), (entry.char_source_type, via_id)
+        assert isinstance(via_entry, model)
+        assert via_id.data_id == entry.data_id

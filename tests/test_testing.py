@@ -23,10 +23,14 @@ from atomscale_async import (
     InternalServerError,
     NotFoundError,
     OESResult,
+    PhotoluminescenceResult,
+    RamanResult,
     SIMSResult,
     UnknownDataTypeWarning,
     UnknownResult,
     UnprocessableEntityError,
+    XPSResult,
+    XRDResult,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +71,15 @@ async def test_async_client_built_without_arguments_uses_the_mock(
 
         results = await client.get(atomscale_mock.data_ids, errors="return")
     assert not [r for r in results if isinstance(r, Exception)]
-    assert {type(r) for r in results} == {SIMSResult, OESResult, UnknownResult}
+    # Every typed kind, and UnknownResult for rheed_image where the catalogue holds one.
+    assert {type(r) for r in results} - {UnknownResult} == {
+        SIMSResult,
+        OESResult,
+        XPSResult,
+        XRDResult,
+        PhotoluminescenceResult,
+        RamanResult,
+    }
     assert atomscale_mock.router["sims.get"].call_count == len(atomscale_mock.sims_ids) + 1
 
 
