@@ -174,6 +174,15 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_bulk.py", *session.posargs)
     session.run("python", "benchmarks/bench_memory.py")
     session.run("python", "benchmarks/bench_ratelimit.py")
+    session.run("python", "benchmarks/bench_search.py")
+
+
+@nox.session(python=RUNNING)
+def schemathesis(session: nox.Session) -> None:
+    """schemathesis against a seeded sandbox: every operation, check and phase (stateful too)."""
+    _require_supported(session)
+    session.install("-e", ".[sandbox]", "schemathesis>=4.0")
+    session.run("python", "tests/schemathesis_sandbox.py", *session.posargs)
 
 
 @nox.session(python=RUNNING)

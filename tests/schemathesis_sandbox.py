@@ -14,6 +14,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from atomscale_async.sandbox import SandboxServer
@@ -56,7 +57,8 @@ def main() -> int:
             *extra,
         ]
         print("+", " ".join(command), flush=True)
-        return subprocess.run(command, check=False).returncode
+        with tempfile.TemporaryDirectory() as scratch:  # where st keeps its cache
+            return subprocess.run(command, check=False, cwd=scratch).returncode
 
 
 if __name__ == "__main__":

@@ -252,3 +252,32 @@ async def test_a_wrong_method_lists_every_method_of_the_path(client: httpx.Async
     answer = await client.request("OPTIONS", "target-materials/")
     assert answer.status_code == 405
     assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+def test_the_descriptions_example_ids_are_in_the_seeded_sandbox() -> None:
+    """The ids schemathesis starts from (``nox -s schemathesis``) are of the right kind."""
+    import yaml
+
+    from atomscale_async._codegen import SPEC
+    from tests.schemathesis_sandbox import EXAMPLES_ENTRIES, EXAMPLES_SEED
+
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    state = sandbox_state(create_app(entries=EXAMPLES_ENTRIES, seed=EXAMPLES_SEED))
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                example = parameter.get("example")
+                if example is None:
+                    continue
+                checked += 1
+                if parameter["name"] == "data_id":
+                    entry = state.catalogue.get(example)
+                    assert entry is not None, path
+                    assert entry.kind in operation["x-sdk-kind"], path
+                elif parameter["name"] == "physical_sample_id":
+                    assert example in {s["id"] for s in state.physical_samples()}
+                else:
+                    assert parameter["name"] == "project_id", path
+                    assert state.answer_project_samples(example)[0] == 200
+    assert checked >= 8

@@ -134,8 +134,8 @@ class TargetMaterial(Model):
     Attributes:
         id: Target material record ID.
         sample_id: ID of the target material sample.
-        sample_name: Name of the sample.
-        substrate: Substrate the layers are grown on.
+        sample_name: Name of the sample (not blank).
+        substrate: Substrate the layers are grown on (not blank).
         layer_id: Layer position within the stack.
         composition_string: Chemical composition of the layer, e.g. BaTiO3.
         element_dict: Element counts or fractions of the layer.
@@ -178,8 +178,8 @@ class TargetMaterialSampleCreate(Model):
     in a dict given for it is a ``ValueError``.
 
     Attributes:
-        sample_name: Name of the sample.
-        substrate: Substrate the layers are grown on.
+        sample_name: Name of the sample (not blank).
+        substrate: Substrate the layers are grown on (not blank).
         sample_metadata: Metadata to attach to the sample.
     """
 
@@ -240,8 +240,8 @@ class TargetMaterialSample(Model):
 
     Attributes:
         sample_id: ID of the created sample.
-        sample_name: Name of the sample.
-        substrate: Substrate the layers are grown on.
+        sample_name: Name of the sample (not blank).
+        substrate: Substrate the layers are grown on (not blank).
         sample_metadata: Metadata attached to the sample.
         detail_notes_id: ID of the linked detail note.
         user_id: ID of the creator.
