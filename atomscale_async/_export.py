@@ -45,7 +45,8 @@ import orjson
 
 from . import _bulk
 from ._bulk import Outcome, UnknownResult
-from ._generated.models import DataEntry, OESResult, SIMSResult
+from ._generated.kinds import KINDS
+from ._generated.models import DataEntry
 
 if TYPE_CHECKING:
     from ._client import AsyncClient
@@ -125,13 +126,12 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
 
 
 def kind_of(result: object) -> str:
-    """The kind of a result (``"sims"``, ``"oes"``, or an unknown entry's ``data_type``)."""
+    """The kind of a result (``"sims"``, ``"xps"``..., or an unknown entry's ``data_type``)."""
     if isinstance(result, UnknownResult):
         return result.data_type
-    if isinstance(result, SIMSResult):
-        return "sims"
-    if isinstance(result, OESResult):
-        return "oes"
+    for kind in KINDS.values():
+        if isinstance(result, kind.model):
+            return kind.canonical
     raise TypeError(f"not a result: {type(result).__name__}")
 
 

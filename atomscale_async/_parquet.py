@@ -37,7 +37,7 @@ import orjson
 from ._arrays import FloatArray
 from ._bulk import Outcome, UnknownResult
 from ._export import JsonLinesFile, fsync_directory, kind_of
-from ._generated.models import OESResult, SIMSResult
+from ._generated.kinds import KINDS
 from ._optional import require
 
 if TYPE_CHECKING:
@@ -57,7 +57,10 @@ Convert = Callable[[Any], Any]
 
 
 def _models() -> dict[str, type]:
-    return {"sims": SIMSResult, "oes": OESResult, UNKNOWN_KIND: UnknownResult}
+    """Each kind's model (canonical names from the kind table), and unknown entries'."""
+    models: dict[str, type] = {kind.canonical: kind.model for kind in KINDS.values()}
+    models[UNKNOWN_KIND] = UnknownResult
+    return models
 
 
 def _identity(value: Any) -> Any:

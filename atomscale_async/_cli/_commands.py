@@ -15,7 +15,7 @@ import orjson
 from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
 from .._errors import MissingAPIKeyError, NotFoundError
-from .._export import ExportSummary, outcome_record, resolve_format
+from .._export import ExportSummary, kind_of, outcome_record, resolve_format
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
 from ._catalogue import run_search
@@ -249,12 +249,11 @@ def _describe(outcome: Outcome) -> tuple[str, str]:
     result = outcome.result
     if outcome.error is not None:
         return "error", f"{type(outcome.error).__name__}: {error_line(outcome.error)}"
-    if isinstance(result, SIMSResult):
-        return "sims", result.summary().describe()
-    if isinstance(result, OESResult):
-        return "oes", result.summary().describe()
-    assert isinstance(result, UnknownResult)
-    return result.data_type, "not fetched: a kind this SDK does not know"
+    if isinstance(result, UnknownResult):
+        return result.data_type, "not fetched: a kind this SDK does not know"
+    if isinstance(result, SIMSResult | OESResult):
+        return kind_of(result), result.summary().describe()
+    return kind_of(result), repr(result)
 
 
 class _Sink:
