@@ -60,7 +60,7 @@ def test_parquet_has_a_dataset_per_kind(
 def test_the_cli_get_table_describes_each_kind(server: SandboxServer, picked: list[str]) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "atomscale_async", "get", "--format", "table", *picked],
-        env=_env(ATOMSCALE_BASE_URL=server.base_url, ATOMSCALE_API_KEY=server.api_key),
+        env=_env(ATOMSCALE_BASE_URL=server.base_url, ATOMSCALE_API_KEY=str(server.api_key)),
         capture_output=True,
         text=True,
         timeout=120,
