@@ -1,9 +1,9 @@
-"""Render the README's quick-look images, docs/sims.png and docs/oes.png, from sandbox data.
+"""Render the README's quick-look images, docs/<kind>.png of every kind, from sandbox data.
 
 The data come from the seeded sandbox (``atomscale_async.sandbox``), served
 in-process and fetched through the SDK like any API response, so the images
-show exactly what ``SIMSResult.plot()`` and ``OESResult.plot()`` draw. The same
-seed gives the same images.
+show exactly what each result's ``plot()`` draws: SIMS, OES, XPS, XRD,
+photoluminescence and Raman. The same seed gives the same images.
 
 Run from the repository root (needs the ``sandbox`` and ``plot`` extras)::
 
@@ -23,20 +23,47 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from atomscale_async import AsyncClient, OESResult, SIMSResult
+from atomscale_async import (
+    AsyncClient,
+    OESResult,
+    PhotoluminescenceResult,
+    RamanResult,
+    SIMSResult,
+    XPSResult,
+    XRDResult,
+)
 from atomscale_async.sandbox import create_app, sandbox_state
 
 SEED = 0
 ENTRIES = 200
 API_KEY = "sandbox-key"
 DPI = 120
-SIZES = {"sims": (7.5, 4.5), "oes": (10.0, 4.5)}
+SIZES = {
+    "sims": (7.5, 4.5),
+    "oes": (10.0, 4.5),
+    "xps": (8.0, 4.5),
+    "xrd": (8.0, 4.5),
+    "pl": (7.5, 4.5),
+    "raman": (7.5, 4.5),
+}
+#: The sample (name prefix) each spectrum is taken from: a stack that shows its field's lines.
+SPECTRA = {
+    "xps": "pGaN-LED",
+    "xrd": "AlGaN-HEMT",
+    "photoluminescence": "InGaN-MQW",
+    "raman": "GaN-S",
+}
+Spectrum = XPSResult | XRDResult | PhotoluminescenceResult | RamanResult
 #: OES entries looked at to pick the one with the most elements.
 OES_CANDIDATES = 20
 
 
-async def fetch(seed: int) -> tuple[SIMSResult, OESResult]:
-    """Fetch a SIMS result with three or more species and a fully captured OES result."""
+async def fetch(seed: int) -> dict[str, SIMSResult | OESResult | Spectrum]:
+    """Fetch a result of each kind, by image name.
+
+    SIMS: one with three or more species; OES: the fully captured one with the most
+    elements; the others: the first of the sample `SPECTRA` names.
+    """
     app = create_app(entries=ENTRIES, seed=seed, api_key=API_KEY)
     state = sandbox_state(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
@@ -52,17 +79,28 @@ async def fetch(seed: int) -> tuple[SIMSResult, OESResult]:
             await client.oes.get(data_id)
             for data_id in state.oes_ids(with_reference=True, with_dark=True)[:OES_CANDIDATES]
         ]
+        spectra: dict[str, Spectrum] = {}
+        for kind, prefix in SPECTRA.items():
+            ids = [
+                i
+                for i in state.ids(kind)
+                if state.catalogue.record(i)[0]["physical_sample_name"].startswith(prefix)
+            ]
+            if not ids:
+                raise SystemExit(f"the sandbox of seed {seed} has no {kind} entry of {prefix}")
+            resource = getattr(client, kind)
+            spectra["pl" if kind == "photoluminescence" else kind] = await resource.get(ids[0])
     if sims is None or not candidates:
         raise SystemExit(f"the sandbox of seed {seed} has no SIMS or no OES entry to plot")
     oes = max(candidates, key=lambda r: (len({p.element for p in r.detected_peaks}), r.data_id))
-    return sims, oes
+    return {"sims": sims, "oes": oes, **spectra}
 
 
-def render(sims: SIMSResult, oes: OESResult, out: Path) -> list[Path]:
-    """Plot both results and save them as PNGs in ``out``; return the paths written."""
+def render(results: dict[str, SIMSResult | OESResult | Spectrum], out: Path) -> list[Path]:
+    """Plot each result and save it as ``out/<name>.png``; return the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, result in (("sims", sims), ("oes", oes)):
+    for name, result in results.items():
         figure, ax = plt.subplots(figsize=SIZES[name], layout="constrained")
         result.plot(ax=ax)
         path = out / f"{name}.png"
@@ -86,8 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         help="directory of the PNGs (default: docs/)",
     )
     args = parser.parse_args(argv)
-    sims, oes = asyncio.run(fetch(args.seed))
-    for path in render(sims, oes, args.out):
+    for path in render(asyncio.run(fetch(args.seed)), args.out):
         print(f"wrote {path}")
 
 
