@@ -23,6 +23,7 @@ import logging
 import math
 import sys
 import warnings
+import zlib
 from collections.abc import (
     AsyncGenerator,
     Awaitable,
@@ -37,11 +38,19 @@ from urllib.parse import quote
 
 import anyio
 import attrs
+import httpx
 import sniffio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from . import _validate
 from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
-from ._errors import APITimeoutError, AtomscaleError, BulkFetchError, NotFoundError
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    AtomscaleError,
+    BulkFetchError,
+    NotFoundError,
+)
 from ._generated.kinds import KINDS, KnownResult, fetch_function
 from ._generated.models import DataEntry
 from ._model import Model
@@ -174,12 +183,66 @@ def split_entries(
 
 
 def normalize_ids(data_ids: str | Iterable[str]) -> list[str]:
-    """The ids as a list; a single id is a list of one."""
-    ids = [data_ids] if isinstance(data_ids, str) else list(data_ids)
-    for index, data_id in enumerate(ids):
-        if not isinstance(data_id, str) or not data_id:
-            raise TypeError(f"data_ids[{index}] must be a non-empty string, got {data_id!r}")
-    return ids
+    """The ids as a list (a single id is a list of one), each checked before anything is sent."""
+    if isinstance(data_ids, str):
+        return [_validate.data_id(data_ids, "data_ids")]
+    return _validate.data_ids(data_ids, "data_ids")
+
+
+def _check_callback(on_progress: object) -> None:
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(
+            f"on_progress must be a callable taking (done, total), got {type(on_progress).__name__}"
+        )
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a transport may raise for one malformed or broken response.
+
+    The request loop turns the transport's errors into the SDK's; this is the
+    bulk layer's net under it, so that one bad answer fails only its own id.
+    """
+    types: list[type[BaseException]] = [
+        httpx.HTTPError,  # DecodingError, TooManyRedirects, every TransportError
+        OSError,  # sockets, TLS, timeouts
+        EOFError,
+        zlib.error,
+        anyio.BrokenResourceError,
+    ]
+    # Only what is already imported: each could only have raised if it was.
+    if (aiohttp := sys.modules.get("aiohttp")) is not None:
+        types.append(aiohttp.ClientError)
+        types.append(aiohttp.http_exceptions.HttpProcessingError)
+    if (h11 := sys.modules.get("h11")) is not None:
+        types.append(h11.ProtocolError)
+    return tuple(types)
+
+
+def _failed_request(exc: BaseException, url: str) -> APIConnectionError:
+    detail = " ".join(str(exc).split())[:300]
+    return APIConnectionError(
+        f"GET {url}: the response could not be read ({type(exc).__name__}"
+        + (f": {detail})" if detail else ")"),
+        method="GET",
+        url=url,
+    )
+
+
+def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception to raise for a task group's: its first that is not a cancellation.
+
+    A bug in one task (the SDK's or a callback's) surfaces as itself, not as a
+    group; a group of cancellations only is left as it is.
+    """
+    cancelled = anyio.get_cancelled_exc_class()
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = exc.exceptions
+        elif not isinstance(exc, cancelled):
+            return exc
+    return group
 
 
 def _check_total_timeout(total_timeout: float | None) -> float | None:
@@ -243,6 +306,7 @@ class _Run:
         self.pending: dict[str, None] = dict.fromkeys(ids)
         self.kinds: dict[str, str] = {}
         self.warned: set[str] = set()
+        self.transport_errors = _transport_errors()
         self.bar = _progress_bar(self.total) if progress else None
         self.postfix = ""
         # The call's own cap: workers and resumed requests share it.
@@ -326,6 +390,16 @@ class _Run:
             return Outcome(data_id, unknown)
         except AtomscaleError as exc:  # an API failure is this id's outcome; a bug propagates
             return Outcome(data_id, error=exc)
+        except self.transport_errors as exc:
+            # Built here, returned below; never raised here, so the transport's
+            # exception (which may hold the request) is not its __context__.
+            failure = _failed_request(exc, self.url_of(data_id))
+        return Outcome(data_id, error=failure)
+
+    def url_of(self, data_id: str) -> str:
+        kind = self.kinds.get(data_id)
+        path = "data_entries/" if kind is None else f"{kind}/{quote(data_id, safe='')}"
+        return self.client.base_url + path
 
     def warn_unknown(self, kind: str) -> None:
         if kind in self.warned:
@@ -350,23 +424,31 @@ class _Run:
         ids = self.ids
         deadline = math.inf if self.total_timeout is None else started + self.total_timeout
         try:
-            with anyio.CancelScope(deadline=deadline):
-                async with anyio.create_task_group() as tg:
-                    self.tg = tg
-                    if self.data_type is not None:
-                        # The kind is known: the workers share one iterator of ids.
-                        self.kinds = dict.fromkeys(ids, self.data_type)
-                        todo = iter(ids)
-                        for _ in range(min(self.width, len(ids))):
-                            tg.start_soon(self.known_kind_worker, todo, self.data_type)
-                    else:
-                        work_send, work_receive = anyio.create_memory_object_stream[_Work](
-                            self.width
-                        )
-                        for _ in range(min(self.width, len(ids))):
-                            tg.start_soon(self.worker, work_receive.clone())
-                        work_receive.close()
-                        await self.resolve(ids, work_send)
+            bug: BaseException | None = None
+            try:
+                with anyio.CancelScope(deadline=deadline):
+                    async with anyio.create_task_group() as tg:
+                        self.tg = tg
+                        if self.data_type is not None:
+                            # The kind is known: the workers share one iterator of ids.
+                            self.kinds = dict.fromkeys(ids, self.data_type)
+                            todo = iter(ids)
+                            for _ in range(min(self.width, len(ids))):
+                                tg.start_soon(self.known_kind_worker, todo, self.data_type)
+                        else:
+                            work_send, work_receive = anyio.create_memory_object_stream[_Work](
+                                self.width
+                            )
+                            for _ in range(min(self.width, len(ids))):
+                                tg.start_soon(self.worker, work_receive.clone())
+                            work_receive.close()
+                            await self.resolve(ids, work_send)
+            except BaseExceptionGroup as group:
+                bug = _unwrap(group)
+                if bug is group:
+                    raise
+            if bug is not None:
+                raise bug  # outside the handler: the group does not become its __context__
             # Ids are left only when the deadline cancelled the fetches.
             for data_id in list(self.pending):
                 self.timed_out_count += 1
@@ -375,9 +457,7 @@ class _Run:
             self.close(started)
 
     def timed_out(self, data_id: str) -> APITimeoutError:
-        kind = self.kinds.get(data_id)
-        path = "data_entries/" if kind is None else f"{kind}/{quote(data_id, safe='')}"
-        url = self.client.base_url + path
+        url = self.url_of(data_id)
         return APITimeoutError(
             f"GET {url}: data id {data_id!r} was not fetched within the bulk call's "
             f"total_timeout of {self.total_timeout:g} s",
@@ -419,13 +499,18 @@ class _Run:
     ) -> None:
         async with chunks, work:
             async for chunk in chunks:
+                error: AtomscaleError | None = None
                 try:
                     params = [("data_ids", data_id) for data_id in chunk]
                     content = await self.client._request("GET", "data_entries/", params=params)
                     entries = decode_catalogue(content, "GET /data_entries/")
                 except AtomscaleError as exc:
+                    error = exc
+                except self.transport_errors as exc:
+                    error = _failed_request(exc, self.client.base_url + "data_entries/")
+                if error is not None:
                     for data_id in chunk:
-                        await self.emit(Outcome(data_id, error=exc))
+                        await self.emit(Outcome(data_id, error=error))
                     continue
                 found = {entry.data_id: entry for entry in entries}
                 for data_id in chunk:
@@ -478,6 +563,7 @@ async def get(
     unique = list(dict.fromkeys(ids))
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
+    _check_callback(on_progress)
     outcomes: dict[str, Outcome] = {}
 
     async def collect(outcome: Outcome) -> None:
@@ -524,6 +610,7 @@ def iter_results(
     unique = list(dict.fromkeys(normalize_ids(given)))
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
+    _check_callback(on_progress)
     return _iterate(
         client, data_type, width, unique, on_progress, progress, total_timeout, call_site, entries
     )

@@ -448,6 +448,7 @@ class Generator:
             "from typing import Any, Protocol",
             "from urllib.parse import quote",
             "",
+            "from .. import _validate",
             "from .._convert import decode, dumps, structure_input",
             MODEL_IMPORTS,
             "",
@@ -468,9 +469,8 @@ class Generator:
             "",
             "",
             "def _segment(value: str, name: str) -> str:",
-            "    if not isinstance(value, str) or not value:",
-            '        raise ValueError(f"{name} must be a non-empty string, got {value!r}")',
-            '    return quote(value, safe="")',
+            "    # Every path parameter is an id: one safe, percent-encoded path segment.",
+            '    return quote(_validate.data_id(value, name), safe="")',
             "",
             "",
             "def _text(value: object) -> str:",
@@ -533,7 +533,10 @@ class Generator:
                 if optional:
                     out.append(f"        if {pname} is not None:")
                     pad += "    "
-                if param["schema"].get("type") == "array":
+                if param.get("x-sdk-data-ids"):
+                    out.append(f'{pad}{pname} = _validate.data_ids({pname}, "{pname}")')
+                    out.append(f'{pad}params += [("{pname}", v) for v in {pname}]')
+                elif param["schema"].get("type") == "array":
                     out.append(f"{pad}if isinstance({pname}, str):")
                     out.append(
                         f'{pad}    raise TypeError("{pname} must be a sequence of strings, not a string")'

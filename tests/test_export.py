@@ -224,7 +224,7 @@ async def test_bad_arguments_are_refused_before_the_file_is_touched(
             await client.export(["a"], path, data_type="rheed_image")
         with pytest.raises(ValueError, match="rows_per_part"):
             await client.export(["a"], path, rows_per_part=0)
-        with pytest.raises(TypeError, match="non-empty string"):
+        with pytest.raises(ValueError, match=r"data_ids\[1\] must not be empty"):
             await client.export(["a", ""], path)
     assert not path.exists()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 import respx
@@ -140,11 +142,65 @@ async def test_data_id_is_one_path_segment(
     route = router.get("oes/a%2Fb%3Fc").respond(json=OES)
     async with make_client() as client:
         await client.oes.get("a/b?c")
-        with pytest.raises(ValueError, match="data_id must be a non-empty string"):
+        with pytest.raises(ValueError, match="data_id must not be empty"):
             await client.oes.get("")
-        with pytest.raises(ValueError, match="data_id must be a non-empty string"):
+        with pytest.raises(TypeError, match="data_id must be a str"):
             await client.oes.get(123)  # type: ignore[arg-type]
     assert route.call_count == 1
+
+
+BAD_DATA_IDS = [
+    pytest.param("", "must not be empty", id="empty"),
+    pytest.param(".", "must not be '.' or '..'", id="dot"),
+    pytest.param("..", "must not be '.' or '..'", id="dotdot"),
+    pytest.param("a\x00b", "control character", id="nul"),
+    pytest.param("a\nb", "control character", id="newline"),
+    pytest.param("a\x85b", "control character", id="c1-control"),
+    pytest.param("a\ud800b", "lone surrogate", id="lone-surrogate"),
+    pytest.param("x" * 1025, "at most 1,024 characters", id="too-long"),
+    pytest.param("x" * 1_000_000, "at most 1,024 characters", id="one-megabyte"),
+]
+
+
+@pytest.mark.parametrize(("data_id", "problem"), BAD_DATA_IDS)
+async def test_a_bad_data_id_is_refused_before_any_request(
+    router: respx.MockRouter, make_client: ClientFactory, data_id: str, problem: str
+) -> None:
+    route = router.route().respond(json=[])
+    async with make_client() as client:
+        with pytest.raises(ValueError, match=rf"^data_id .*{re.escape(problem)}") as info:
+            await client.oes.get(data_id)
+        assert len(str(info.value)) < 300, "a long id is not repeated whole"
+        with pytest.raises(ValueError, match=rf"^data_id .*{re.escape(problem)}"):
+            await client.sims.get(data_id)
+        with pytest.raises(ValueError, match=rf"^data_ids\[1\] .*{re.escape(problem)}"):
+            await client.data_entries.list(["ok", data_id])
+    assert route.call_count == 0
+
+
+async def test_the_longest_data_id_is_accepted(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    route = router.route().respond(json=OES)
+    async with make_client() as client:
+        await client.oes.get("x" * 1024)
+        await client.oes.get("...")
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("item", [None, 123, b"abc"], ids=["none", "int", "bytes"])
+async def test_catalogue_ids_that_are_not_strings_are_refused(
+    router: respx.MockRouter, make_client: ClientFactory, item: object
+) -> None:
+    route = router.route().respond(json=[])
+    async with make_client() as client:
+        with pytest.raises(TypeError, match=r"^data_ids\[0\] must be a str"):
+            await client.data_entries.list([item])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match=r"^data_ids\[0\] must not be empty"):
+            await client.data_entries.list([""])
+        with pytest.raises(TypeError, match=r"^data_ids must be a sequence of str"):
+            await client.data_entries.list(b"abc")  # type: ignore[arg-type]
+    assert route.call_count == 0
 
 
 async def test_data_entries_repeat_the_query_parameter(
@@ -153,7 +209,7 @@ async def test_data_entries_repeat_the_query_parameter(
     route = router.get("data_entries/").respond(json=[{"data_id": "a", "char_source_type": "oes"}])
     async with make_client() as client:
         entries = await client.data_entries.list(data_ids=["a", "b"])
-        with pytest.raises(TypeError, match="not a string"):
+        with pytest.raises(TypeError, match="not a single str"):
             await client.data_entries.list(data_ids="ab")
     assert entries[0].char_source_type == "oes"
     params = route.calls.last.request.url.params

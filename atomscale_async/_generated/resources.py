@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from .. import _validate
 from .._convert import decode, dumps, structure_input
 from .models import (
     DataEntry,
@@ -46,9 +47,8 @@ class RequestSender(Protocol):
 
 
 def _segment(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return quote(value, safe="")
+    # Every path parameter is an id: one safe, percent-encoded path segment.
+    return quote(_validate.data_id(value, name), safe="")
 
 
 def _text(value: object) -> str:
@@ -364,9 +364,8 @@ class AsyncDataEntries:
         """
         params: list[tuple[str, str]] = []
         if data_ids is not None:
-            if isinstance(data_ids, str):
-                raise TypeError("data_ids must be a sequence of strings, not a string")
-            params += [("data_ids", _text(v)) for v in data_ids]
+            data_ids = _validate.data_ids(data_ids, "data_ids")
+            params += [("data_ids", v) for v in data_ids]
         params.append(("include_organization_data", _text(include_organization_data)))
         if keywords is not None:
             if isinstance(keywords, str):
