@@ -169,8 +169,8 @@ def split_entries(
     A ``DataEntry`` (from ``search``) already says its kind: its id needs no catalogue
     lookup.
     """
-    if isinstance(data_ids, str):
-        return data_ids, {}
+    if isinstance(data_ids, str | bytes | bytearray):
+        return data_ids, {}  # one id (bytes is refused by normalize_ids)
     ids: list[Any] = []
     entries: dict[str, DataEntry] = {}
     for item in data_ids:
