@@ -95,3 +95,26 @@ def test_usage_mistakes_exit_2_naming_the_flag(
     done = run("search", *api, *arguments)
     assert done.status == 2
     assert flag in done.one_error_line()
+
+
+def test_physical_samples_and_projects(server: SandboxServer, api: list[str]) -> None:
+    projects, samples, table = run_all(
+        ["projects", "list", *api],
+        ["physical-samples", "list", *api],
+        ["projects", "list", *api, "--format", "table"],
+    )
+    for done in (projects, samples, table):
+        assert done.status == 0, done.stderr
+    assert table.stdout.splitlines()[0].split()[:3] == ["ID", "NAME", "SAMPLES"]
+    project = projects.json()[0]
+    everything = samples.json()
+    members, one, missing = run_all(
+        ["projects", "samples", project["id"], *api],
+        ["physical-samples", "list", "--physical-sample-id", everything[0]["id"], *api],
+        ["projects", "samples", "no-such-project", *api],
+    )
+    assert len(members.json()) == project["physical_sample_count"]
+    assert all(project["id"] in {p["id"] for p in s["projects"]} for s in members.json())
+    assert one.json() == [everything[0]]
+    assert missing.status == 1
+    assert "404" in missing.one_error_line() or "not found" in missing.one_error_line()

@@ -1,4 +1,6 @@
-"""The ``search`` command: the catalogue's filters as flags, entries as a table, JSON, CSV or ids.
+"""The catalogue's commands: ``search``, ``physical-samples list``, ``projects list|samples``.
+
+``search`` takes the API's filters as flags and prints a table, JSON, CSV or ids.
 
 ``--format ids`` prints one data id a line, for a pipe into ``get --ids-file -``::
 
@@ -10,13 +12,22 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Sequence
 from typing import Any
 
-from .._generated.models import DataEntry
+from .._generated.models import DataEntry, PhysicalSample
 from .._search import STATUSES, SearchResult
 from ._output import EXIT_OK, EXIT_USAGE, CLIError, Output
 
-__all__ = ["SEARCH_FORMATS", "add_search_command", "run_search"]
+__all__ = [
+    "SEARCH_FORMATS",
+    "add_sample_and_project_commands",
+    "add_search_command",
+    "run_project_samples",
+    "run_projects_list",
+    "run_samples_list",
+    "run_search",
+]
 
 SEARCH_FORMATS = ("table", "json", "csv", "ids")
 #: The columns of the table and of the CSV, and how each reads an entry.
@@ -160,3 +171,105 @@ def _print(found: SearchResult, out: Output) -> None:
             [header for header, _ in _COLUMNS], [[_cell(e, a) for _, a in _COLUMNS] for e in found]
         )
         out.note(repr(found))
+
+
+def add_sample_and_project_commands(
+    commands: argparse._SubParsersAction[Any], calls: Sequence[argparse.ArgumentParser]
+) -> None:
+    """Add ``physical-samples list`` and ``projects list|samples``."""
+    parents = list(calls)
+    samples = commands.add_parser(
+        "physical-samples",
+        help="physical samples",
+        description="The physical samples of your organization: what was grown and measured.",
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = samples.add_parser(
+        "list", parents=parents, help="list the physical samples", description="List them."
+    )
+    listing.add_argument(
+        "--physical-sample-id", metavar="ID", help="only this sample (default: all)"
+    )
+    projects = commands.add_parser(
+        "projects",
+        help="projects",
+        description="The projects of your organization and their physical samples.",
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    projects.add_parser(
+        "list", parents=parents, help="list the projects", description="List the projects."
+    )
+    members = projects.add_parser(
+        "samples",
+        parents=parents,
+        help="list a project's physical samples",
+        description="List the physical samples of one project.",
+    )
+    members.add_argument("project_id", metavar="PROJECT_ID", help="the project's id")
+
+
+def _samples_table(samples: list[PhysicalSample], out: Output) -> None:
+    if out.json:
+        out.dump([sample.to_dict() for sample in samples])
+        return
+    out.table(
+        ["ID", "NAME", "MATERIAL", "INSTRUMENT", "ENTRIES", "PROJECTS"],
+        [
+            [
+                sample.id,
+                sample.name,
+                (sample.target_material or {}).get("sample_name"),
+                sample.growth_instrument,
+                sample.num_data_items,
+                ", ".join(p.name or p.id for p in sample.projects or ()),
+            ]
+            for sample in samples
+        ],
+    )
+
+
+async def run_samples_list(args: argparse.Namespace, out: Output) -> int:
+    """Run ``physical-samples list``."""
+    from ._commands import api_client
+
+    if args.physical_sample_id is not None and not args.physical_sample_id.strip():
+        raise CLIError("--physical-sample-id: give an id", EXIT_USAGE)
+    async with api_client(args) as client:
+        samples = await client.physical_samples.list(physical_sample_id=args.physical_sample_id)
+    _samples_table(samples, out)
+    return EXIT_OK
+
+
+async def run_projects_list(args: argparse.Namespace, out: Output) -> int:
+    """Run ``projects list``."""
+    from ._commands import api_client
+
+    async with api_client(args) as client:
+        projects = await client.projects.list()
+    if out.json:
+        out.dump([project.to_dict() for project in projects])
+        return EXIT_OK
+    out.table(
+        ["ID", "NAME", "SAMPLES", "OWNER", "LAST UPDATED"],
+        [
+            [
+                project.id,
+                project.name,
+                project.physical_sample_count,
+                project.owner_name,
+                project.last_updated.date().isoformat() if project.last_updated else None,
+            ]
+            for project in projects
+        ],
+    )
+    return EXIT_OK
+
+
+async def run_project_samples(args: argparse.Namespace, out: Output) -> int:
+    """Run ``projects samples PROJECT_ID``."""
+    from ._commands import api_client
+
+    if not args.project_id.strip():
+        raise CLIError("PROJECT_ID: give a project id", EXIT_USAGE)
+    async with api_client(args) as client:
+        samples = await client.projects.physical_samples(args.project_id)
+    _samples_table(samples, out)
+    return EXIT_OK

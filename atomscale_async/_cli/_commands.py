@@ -18,7 +18,7 @@ from .._errors import MissingAPIKeyError, NotFoundError
 from .._export import ExportSummary, kind_of, outcome_record, resolve_format
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
-from ._catalogue import run_search
+from ._catalogue import run_project_samples, run_projects_list, run_samples_list, run_search
 from ._output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -433,4 +433,7 @@ API_COMMANDS: dict[tuple[str, str | None], Command] = {
     ("oes", "get"): _oes_get,
     ("get", None): _get,
     ("search", None): run_search,
+    ("physical-samples", "list"): run_samples_list,
+    ("projects", "list"): run_projects_list,
+    ("projects", "samples"): run_project_samples,
 }

@@ -10,7 +10,7 @@ from typing import NoReturn
 from .._client import DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY
 from .._client import _resolve_base_url as resolve_base_url
 from .._version import __version__
-from ._catalogue import SEARCH_FORMATS, add_search_command
+from ._catalogue import SEARCH_FORMATS, add_sample_and_project_commands, add_search_command
 from ._output import EXIT_USAGE
 from ._sandbox import add_config_options
 
@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress_option(bulk)
 
     add_search_command(commands, common_options(SEARCH_FORMATS))
+    add_sample_and_project_commands(commands, calls)
     return parser
 
 
