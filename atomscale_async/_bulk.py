@@ -33,7 +33,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 from urllib.parse import quote
 
 import anyio
@@ -51,13 +51,12 @@ from ._errors import (
     BulkFetchError,
     NotFoundError,
 )
-from ._generated.kinds import KINDS, KnownResult, fetch_function
+from ._generated.kinds import KINDS, KindResources, KnownResult, fetch_function
 from ._generated.models import DataEntry
+from ._generated.resources import RequestSender
+from ._limiter import RateLimitState
 from ._model import Model
-from ._request import Deferral, RetryLater, deferring
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
+from ._request import Deferral, RetryLater, SharedState, deferring
 
 __all__ = [
     "CATALOGUE_CHUNK",
@@ -136,6 +135,24 @@ class UnknownResult(Model):
 
 
 Result: TypeAlias = KnownResult | UnknownResult
+
+
+class BulkClient(KindResources, RequestSender, Protocol):
+    """What a bulk call needs of a client: its request loop, limit, base URL and kinds."""
+
+    @property
+    def max_concurrency(self) -> int: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def rate_limit_state(self) -> RateLimitState: ...
+
+    @property
+    def _state(self) -> SharedState: ...
+
+
 ProgressCallback: TypeAlias = Callable[[int, int], object]
 # (data id, kind, catalogue entry or None when the caller gave the kind)
 _Work: TypeAlias = tuple[str, str, DataEntry | None]
@@ -259,9 +276,9 @@ def _check_total_timeout(total_timeout: float | None) -> float | None:
     return float(total_timeout)
 
 
-def _check(data_type: str | None, concurrency: int | None, client: AsyncClient) -> int:
-    if data_type is not None and data_type not in KNOWN_TYPES:
-        raise ValueError(f"data_type must be one of {KNOWN_TYPES} or None, got {data_type!r}")
+def _check(data_type: str | None, concurrency: int | None, client: BulkClient) -> int:
+    if data_type is not None and data_type not in KINDS:
+        raise ValueError(f"data_type must be one of {tuple(KINDS)} or None, got {data_type!r}")
     limit = client.max_concurrency
     if concurrency is None:
         return limit
@@ -275,7 +292,7 @@ class _Run:
 
     def __init__(
         self,
-        client: AsyncClient,
+        client: BulkClient,
         *,
         name: str,
         data_type: str | None,
@@ -522,7 +539,7 @@ class _Run:
                         await work.send((data_id, entry.char_source_type, entry))
 
 
-def _unknown_id(data_id: str, client: AsyncClient) -> NotFoundError:
+def _unknown_id(data_id: str, client: BulkClient) -> NotFoundError:
     url = f"{client.base_url}data_entries/"
     return NotFoundError(
         f"data id {data_id!r} is not in the catalogue; check the id",
@@ -543,7 +560,7 @@ def _progress_bar(total: int, initial: int = 0) -> Any:
 
 
 async def get(
-    client: AsyncClient,
+    client: BulkClient,
     data_ids: str | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
@@ -592,7 +609,7 @@ async def get(
 
 
 def iter_results(
-    client: AsyncClient,
+    client: BulkClient,
     data_ids: str | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
@@ -617,7 +634,7 @@ def iter_results(
 
 
 async def _iterate(
-    client: AsyncClient,
+    client: BulkClient,
     data_type: str | None,
     width: int,
     unique: list[str],

@@ -17,12 +17,10 @@ import orjson
 
 from ._convert import converter, structure
 from ._errors import ResponseValidationError
+from ._generated.kinds import CATALOGUE_CHUNK
 from ._generated.models import DataEntry
 
 __all__ = ["CATALOGUE_CHUNK", "decode_catalogue"]
-
-CATALOGUE_CHUNK: Final = 100
-"""The most ``data_ids`` one catalogue request takes."""
 
 _REQUIRED: Final = tuple(f.name for f in attrs.fields(DataEntry) if f.default is attrs.NOTHING)
 _logger = logging.getLogger("atomscale_async")

@@ -197,3 +197,37 @@ def test_plots_follow_each_fields_conventions() -> None:
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.mark.anyio
+async def test_bulk_get_fetches_every_kind_of_the_table_typed(
+    atomscale_mock: AtomscaleMock,
+) -> None:
+    wanted = {kind: atomscale_mock.state.ids(kind)[:2] for kind in KINDS}
+    ids = [data_id for chunk in wanted.values() for data_id in chunk]
+    async with AsyncClient() as client:
+        results = await client.get(ids)
+        pl_only = await client.get(wanted["pl"], data_type="pl")
+    by_id = dict(zip(ids, results, strict=True))
+    for kind, chunk in wanted.items():
+        for data_id in chunk:
+            assert isinstance(by_id[data_id], KINDS[kind].model), (kind, data_id)
+            assert by_id[data_id].data_id == data_id
+    assert all(isinstance(r, PhotoluminescenceResult) for r in pl_only)
+    with pytest.raises(ValueError, match="data_type must be one of"):
+        await AsyncClient(api_key="k").get(ids, data_type="rheed_image")
+
+
+def test_bulk_depends_on_a_resources_protocol_not_on_the_client() -> None:
+    import ast
+    import inspect
+
+    from atomscale_async import _bulk
+
+    tree = ast.parse(inspect.getsource(_bulk))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "_client" not in imported
+    client: _bulk.BulkClient = AsyncClient(api_key="k")  # an AsyncClient fits the protocol
+    assert fetch_function(client, "raman") is not None

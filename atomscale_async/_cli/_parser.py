@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from .._client import DEFAULT_BASE_URL, DEFAULT_MAX_CONCURRENCY
 from .._client import _resolve_base_url as resolve_base_url
+from .._generated.kinds import KINDS
 from .._version import __version__
 from ._catalogue import SEARCH_FORMATS, add_sample_and_project_commands, add_search_command
 from ._output import EXIT_USAGE
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     _concurrency_option(bulk)
     bulk.add_argument(
         "--data-type",
-        choices=("sims", "oes"),
+        choices=tuple(KINDS),
         help="the kind of every id (default: each id's kind, from the catalogue)",
     )
     progress_option(bulk)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 import attrs
 
@@ -24,15 +24,44 @@ from .models import (
     XPSResult,
     XRDResult,
 )
-from .resources import AsyncResources
+from .resources import AsyncOes, AsyncPhotoluminescence, AsyncRaman, AsyncSims, AsyncXps, AsyncXrd
 
-__all__ = ["CATALOGUE_CHUNK", "KINDS", "Kind", "KnownResult", "fetch_function"]
+__all__ = [
+    "CATALOGUE_CHUNK",
+    "KINDS",
+    "Kind",
+    "KindResources",
+    "KnownResult",
+    "fetch_function",
+]
 
 CATALOGUE_CHUNK: Final = 100
 """The most ids one catalogue lookup takes (``maxItems`` of ``data_ids``)."""
 
 KnownResult: TypeAlias = SIMSResult | OESResult | XPSResult | XRDResult | PhotoluminescenceResult | RamanResult
 """The result of every kind this SDK knows."""
+
+
+class KindResources(Protocol):
+    """What fetching a result of every kind needs of a client: its kinds' resources."""
+
+    @property
+    def sims(self) -> AsyncSims: ...
+
+    @property
+    def oes(self) -> AsyncOes: ...
+
+    @property
+    def xps(self) -> AsyncXps: ...
+
+    @property
+    def xrd(self) -> AsyncXrd: ...
+
+    @property
+    def photoluminescence(self) -> AsyncPhotoluminescence: ...
+
+    @property
+    def raman(self) -> AsyncRaman: ...
 
 
 @attrs.frozen
@@ -71,7 +100,7 @@ KINDS: Final[Mapping[str, Kind]] = MappingProxyType(
 
 
 def fetch_function(
-    resources: AsyncResources, kind: str
+    resources: KindResources, kind: str
 ) -> Callable[[str], Awaitable[KnownResult]] | None:
     """The coroutine function that fetches one result of ``kind``, or None if unknown."""
     if kind == "sims":

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import httpx
 
+from atomscale_async._generated.kinds import KINDS
 from atomscale_async._optional import MissingExtraError
 
 try:
@@ -30,21 +31,20 @@ DEFAULT_API_KEY: Final = "atomscale-test-key"
 
 SideEffect = Exception | type[Exception] | Callable[[httpx.Request], httpx.Response]
 
-# (route name, method, path under the base URL): the API's endpoints.
+# (route name, method, path under the base URL): the API's endpoints; those of the
+# kinds of result come from the generated kind table.
 _ENDPOINTS: Final = (
     ("instruments.list", "GET", "instruments/synthesis/"),
     ("target_materials.list", "GET", "target-materials/"),
     ("target_materials.create", "POST", "target-materials/"),
-    ("sims.get", "GET", "sims/{data_id}"),
-    ("oes.get", "GET", "oes/{data_id}"),
     ("data_entries.list", "GET", "data_entries/"),
     ("physical_samples.list", "GET", "physical_samples/"),
     ("projects.list", "GET", "projects/"),
     ("projects.physical_samples", "GET", "projects/{project_id}/physical_samples"),
-    ("xps.get", "GET", "xps/{data_id}"),
-    ("xrd.get", "GET", "xrd/{data_id}"),
-    ("photoluminescence.get", "GET", "photoluminescence/{data_id}"),
-    ("raman.get", "GET", "raman/{data_id}"),
+    *{
+        (f"{kind.attribute}.{kind.method}", "GET", kind.path.lstrip("/")): None
+        for kind in KINDS.values()
+    },
 )
 
 
