@@ -43,7 +43,7 @@ import sniffio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import _validate
-from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
+from ._convert import decode
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -51,7 +51,7 @@ from ._errors import (
     BulkFetchError,
     NotFoundError,
 )
-from ._generated.kinds import KINDS, KindResources, KnownResult, fetch_function
+from ._generated.kinds import CATALOGUE_CHUNK, KINDS, KindResources, KnownResult, fetch_function
 from ._generated.models import DataEntry
 from ._generated.resources import RequestSender
 from ._limiter import RateLimitState
@@ -520,7 +520,7 @@ class _Run:
                 try:
                     params = [("data_ids", data_id) for data_id in chunk]
                     content = await self.client._request("GET", "data_entries/", params=params)
-                    entries = decode_catalogue(content, "GET /data_entries/")
+                    entries = decode(content, list[DataEntry], "GET /data_entries/")
                 except AtomscaleError as exc:
                     error = exc
                 except self.transport_errors as exc:

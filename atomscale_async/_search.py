@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, overload
 
-from ._catalogue import CATALOGUE_CHUNK, decode_catalogue
+from ._convert import decode
+from ._generated.kinds import CATALOGUE_CHUNK
 from ._generated.models import DataEntry
 from ._optional import require
 
@@ -332,8 +333,10 @@ async def search(
     # One after another: a search is a handful of requests, and the first failure
     # raises as itself (a typed API error), never wrapped in an exception group.
     answers = [
-        decode_catalogue(
-            await sender._request("GET", "data_entries/", params=params), "GET /data_entries/"
+        decode(
+            await sender._request("GET", "data_entries/", params=params),
+            list[DataEntry],
+            "GET /data_entries/",
         )
         for params in requests
     ]

@@ -10,7 +10,8 @@ import pytest
 import respx
 
 from atomscale_async import OESResult, ResponseValidationError
-from atomscale_async._catalogue import decode_catalogue
+from atomscale_async._convert import decode
+from atomscale_async._generated.models import DataEntry
 
 from .conftest import ClientFactory
 from .payloads import OES, fresh
@@ -31,7 +32,7 @@ def test_a_misfit_optional_field_is_none_and_logged_once(caplog: pytest.LogCaptu
         ]
     )
     with caplog.at_level(logging.WARNING, logger="atomscale_async"):
-        a, b, c = decode_catalogue(body, ENDPOINT)
+        a, b, c = decode(body, list[DataEntry], ENDPOINT)
     assert (a.data_id, a.upload_datetime, a.raw_name) == ("a", None, "a.spc")
     assert (b.upload_datetime, b.projects, b.tags) == (None, None, ["x"])
     assert c.upload_datetime is not None
@@ -55,12 +56,12 @@ def test_a_misfit_optional_field_is_none_and_logged_once(caplog: pytest.LogCaptu
 )
 def test_an_unusable_id_or_kind_is_a_validation_error(bad: object) -> None:
     with pytest.raises(ResponseValidationError):
-        decode_catalogue(orjson.dumps(bad), ENDPOINT)
+        decode(orjson.dumps(bad), list[DataEntry], ENDPOINT)
 
 
 def test_a_body_that_is_not_json_is_a_validation_error() -> None:
     with pytest.raises(ResponseValidationError, match="not JSON"):
-        decode_catalogue(b"<html>", ENDPOINT)
+        decode(b"<html>", list[DataEntry], ENDPOINT)
 
 
 @pytest.mark.anyio

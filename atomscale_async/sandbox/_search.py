@@ -21,18 +21,11 @@ from typing import Any, Final
 
 import attrs
 
+from atomscale_async._search import STATUSES as SEARCH_STATUSES
+
 JSONObject = dict[str, Any]
 
-STATUSES: Final = (
-    "success",
-    "pending",
-    "error",
-    "running",
-    "stream_active",
-    "stream_interrupted",
-    "stream_finalizing",
-    "stream_error",
-)
+STATUSES: Final = tuple(status for status in SEARCH_STATUSES if status != "all")
 """The pipeline statuses the catalogue knows (`status=all` matches every one)."""
 _STATUS_WEIGHTS: Final = (0.86, 0.04, 0.03, 0.03, 0.01, 0.01, 0.01, 0.01)
 
