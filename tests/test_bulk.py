@@ -156,7 +156,8 @@ async def test_per_call_concurrency_narrows_the_limit(
     router: respx.MockRouter, make_client: ClientFactory
 ) -> None:
     kinds = kinds_of(20)
-    api = FakeAPI(router, kinds, delay=0.01)
+    # Long enough that the tenth request starts before the first ends, even when loaded.
+    api = FakeAPI(router, kinds, delay=0.05)
     async with make_client(max_concurrency=10) as client:
         await client.get(list(kinds), concurrency=3)
         assert api.max_in_flight == 3
