@@ -415,8 +415,10 @@ class _Run:
 
     def url_of(self, data_id: str) -> str:
         kind = self.kinds.get(data_id)
-        path = "data_entries/" if kind is None else f"{kind}/{quote(data_id, safe='')}"
-        return self.client.base_url + path
+        if kind is None:
+            return self.client.base_url + "data_entries/"
+        template = KINDS[kind].path if kind in KINDS else "/" + kind + "/{data_id}"
+        return self.client.base_url + template.lstrip("/").format(data_id=quote(data_id, safe=""))
 
     def warn_unknown(self, kind: str) -> None:
         if kind in self.warned:

@@ -232,6 +232,8 @@ def status_error(
         )
     else:
         cls, hint = _HINTS.get(status_code, (APIStatusError, "the request failed"))
+        if status_code == 404 and url.partition("?")[0].endswith("/"):
+            hint = "not found; check the base URL"  # a list endpoint: no id in its path
     detail = _detail(body)
     message = f"{method} {url} -> {status_code}: {hint}"
     if detail:

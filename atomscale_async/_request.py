@@ -338,7 +338,7 @@ def _connection_error(
             limit=exc.limit,
         )
     # A server may echo the request back inside a malformed answer.
-    detail = describe(exc).replace(key.reveal(), "<redacted>")
+    detail = key.redact(describe(exc))
     if isinstance(exc, httpx.TimeoutException):
         phase = (
             "connecting" if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) else "waiting"

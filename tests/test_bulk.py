@@ -1131,3 +1131,25 @@ def test_sync_caller_mistakes_raise_the_original_exception(
         with pytest.raises(ZeroDivisionError):
             list(client.iter_results(list(kinds), on_progress=on_progress))
         assert len(client.get(list(kinds))) == 20
+
+
+async def test_a_timed_out_id_names_the_url_of_its_kinds_endpoint(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    # The catalogue calls photoluminescence "pl" too; its endpoint keeps the long name.
+    router.get("data_entries/").respond(
+        200, json=[{"data_id": "pl/1", "char_source_type": "pl", "collected_datetime": None}]
+    )
+    sent: list[str] = []
+
+    async def never_answers(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        await anyio.sleep(60)
+        raise AssertionError("unreachable")
+
+    router.get(url__regex=r"/photoluminescence/.+").mock(side_effect=never_answers)
+    async with make_client() as client:
+        [error] = await client.get(["pl/1"], errors="return", total_timeout=0.3)
+    assert isinstance(error, APITimeoutError)
+    assert error.url == f"{BASE_URL}photoluminescence/pl%2F1"
+    assert sent == [error.url]  # the URL the request went to

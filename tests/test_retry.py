@@ -302,3 +302,14 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("nan") is None
+
+
+async def test_a_404_of_a_list_endpoint_points_at_the_base_url(
+    router: respx.MockRouter, make_client: ClientFactory
+) -> None:
+    router.get("instruments/synthesis/").respond(404, json={"detail": "Not Found"})
+    async with make_client() as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.synthesis_instruments.list()
+    assert "check the base URL" in str(info.value)
+    assert "check the id" not in str(info.value)  # there is none in the path

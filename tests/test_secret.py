@@ -528,3 +528,10 @@ def test_a_raise_for_status_hook_of_the_callers_client_gives_the_sdks_error(mode
         error = anyio.run(run, backend="trio" if mode == "trio" else "asyncio")
     assert_no_secret_shown(error)
     assert error.__context__ is None
+
+
+def test_a_key_echoed_in_a_malformed_answer_is_shown_as_everywhere_else(mode: str) -> None:
+    with RawServer(_echoing("echo")) as server:
+        error = _catch(mode, lambda c: c.oes.get("x"), base_url=_base_url(server.port))
+    assert "***" in str(error), str(error)  # the one redaction mark of the SDK
+    assert "<redacted>" not in str(error)
