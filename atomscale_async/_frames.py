@@ -1,15 +1,24 @@
-"""NumPy arrays and pandas frames of SIMS and OES results (the ``pandas`` extra).
+"""NumPy arrays and pandas frames of results (the ``pandas`` extra).
 
 Importing this module needs neither numpy nor pandas: each function checks for
 them (raising ``MissingExtraError``) and imports them when called.
+
+``results_to_frames`` reads the kind table: a model gathers its results itself
+when it has a ``_frames_of(results)`` class method (the mixins define it), and
+is otherwise gathered from its public ``to_pandas()`` / ``peaks_frame()`` or,
+without them, its ``to_dict()``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from ._generated.kinds import KINDS
 from ._generated.models import OESResult, SIMSResult
+from ._model import Model
 from ._optional import require
 
 if TYPE_CHECKING:
@@ -34,6 +43,7 @@ __all__ = [
     "profile_to_numpy",
     "results_to_frames",
     "sims_frame",
+    "spectrum_frames",
 ]
 
 #: Columns of ``SIMSResult.to_pandas()``.
@@ -56,6 +66,8 @@ _STR_COLUMNS = frozenset(
         "element",
     }
 )
+#: The key suffix of a kind's peaks frame (``"oes_peaks"``).
+PEAKS = "peaks"
 
 
 def _require_numpy(feature: str) -> None:
@@ -241,30 +253,141 @@ def peaks_frame(result: OESResult) -> pd.DataFrame:
     return frame
 
 
+def sims_frames(results: Sequence[SIMSResult]) -> dict[str, pd.DataFrame]:
+    """The frame of ``results_to_frames()["sims"]``."""
+    return {"": _frame(_sims_columns(results, with_data_id=True))}
+
+
+def oes_frames(results: Sequence[OESResult]) -> dict[str, pd.DataFrame]:
+    """The frames of ``results_to_frames()["oes"]`` and ``["oes_peaks"]``."""
+    return {
+        "": _frame(_oes_columns(results, with_data_id=True)),
+        PEAKS: _frame(_peak_columns(results, with_data_id=True)),
+    }
+
+
+def spectrum_frames(
+    results: Sequence[Any], axis_column: str, peak_columns: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """The frames of results of one axis and one intensity array (XPS, XRD, PL, Raman).
+
+    Args:
+        results: Results with ``to_numpy()`` giving ``(axis, intensities)`` and
+            ``peaks_frame()``.
+        axis_column: The name of the axis column, as in the result's ``to_pandas()``.
+        peak_columns: The columns of the peaks frame when no result has a peak.
+
+    Returns:
+        ``{"": data_id, axis_column, intensity}`` (one row per point) and
+        ``{"peaks": data_id and the columns of each result's peaks_frame()}``.
+    """
+    ids: list[str] = []
+    counts: list[int] = []
+    axes: list[FloatVector] = []
+    intensities: list[FloatVector] = []
+    for result in results:
+        axis, intensity = result.to_numpy()
+        ids.append(result.data_id)
+        counts.append(len(axis))
+        axes.append(axis)
+        intensities.append(intensity)
+    spectra = _frame(
+        {
+            "data_id": _repeat(ids, counts),
+            axis_column: _concat(axes),
+            "intensity": _concat(intensities),
+        }
+    )
+    peaks = _stack(results, lambda result: result.peaks_frame(), peak_columns)
+    return {"": spectra, PEAKS: peaks}
+
+
+def _stack(
+    results: Sequence[Any], frame_of: Callable[[Any], pd.DataFrame], empty: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Each result's frame under a ``data_id`` column, one after the other."""
+    import pandas as pd
+
+    frames = []
+    for result in results:
+        frame = frame_of(result).drop(columns="data_id", errors="ignore")
+        frame.insert(0, "data_id", [result.data_id] * len(frame))
+        frames.append(frame)
+    if not frames or all(frame.empty for frame in frames):
+        columns: dict[str, list[Any]] = {name: [] for name in ("data_id", *empty)}
+        columns.update({name: [] for frame in frames for name in frame.columns})
+        return _frame(columns)
+    stacked = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    stacked.attrs.clear()
+    return stacked
+
+
+def _records(model: type[Model], results: Sequence[Any]) -> pd.DataFrame:
+    """One row per result of a model without ``to_pandas()``: its ``to_dict()``."""
+    import pandas as pd
+
+    names = [field.name for field in attrs.fields(model)] if attrs.has(model) else []
+    rows = [result.to_dict() for result in results]
+    for row in rows:
+        names.extend(name for name in row if name not in names)
+    columns = ["data_id", *(name for name in names if name != "data_id")]
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def _frames_of_model(model: type[Model], results: Sequence[Any]) -> dict[str, pd.DataFrame]:
+    """The frames of ``results`` of ``model``, keyed by suffix (``""`` for the main one)."""
+    gather: Callable[[Sequence[Any]], dict[str, pd.DataFrame]] | None = getattr(
+        model, "_frames_of", None
+    )
+    if gather is not None:
+        return gather(results)
+    if not callable(getattr(model, "to_pandas", None)):
+        return {"": _records(model, results)}
+    frames = {"": _stack(results, lambda result: result.to_pandas())}
+    if callable(getattr(model, "peaks_frame", None)):
+        frames[PEAKS] = _stack(results, lambda result: result.peaks_frame())
+    return frames
+
+
 def results_to_frames(results: Iterable[object]) -> dict[str, pd.DataFrame]:
     """Gather a bulk fetch's results into one pandas frame per kind of result.
 
     Each frame starts with a ``data_id`` column, so one frame holds every
     result of its kind; select one with ``frame[frame.data_id == some_id]``.
-    Results of another kind, and the exceptions of ``errors="return"``, are
-    skipped; outcomes of ``client.iter_results`` are unwrapped. Every key is
-    always present (an empty frame keeps its columns):
+    Results of a kind the SDK does not know (``UnknownResult``), and the
+    exceptions of ``errors="return"``, are skipped; outcomes of
+    ``client.iter_results`` are unwrapped. There is one key per kind of the
+    kind table (aliases share their kind's: ``pl`` results are under
+    ``"photoluminescence"``), plus ``"<kind>_peaks"`` for a kind whose results
+    have ``peaks_frame()``; every key is always present (an empty frame keeps
+    the columns it can know):
 
     - ``"sims"``: ``data_id, species, depth, depth_units, concentration,
       concentration_units`` (one row per point of every depth profile);
     - ``"oes"``: ``data_id, wavelength, wavelength_unit, sample, reference,
       dark, scope_corrected`` (one row per wavelength; a spectrum that was
       not captured is NaN);
-    - ``"oes_peaks"``: ``data_id, peak_id, wavelength_nm, element``.
+    - ``"oes_peaks"``: ``data_id, peak_id, wavelength_nm, element``;
+    - ``"xps"``, ``"xrd"``, ``"photoluminescence"``, ``"raman"``: ``data_id``,
+      the axis column of the result's ``to_pandas()`` (``binding_energy``,
+      ``two_theta``, ``energy``, ``raman_shift``) and ``intensity``;
+    - ``"xps_peaks"``, ``"xrd_peaks"``, ``"photoluminescence_peaks"``,
+      ``"raman_peaks"``: ``data_id`` and the columns of each result's
+      ``peaks_frame()`` (XRD's are fixed; the others' are the fields received);
+    - a kind whose model has no ``to_pandas()`` (one added to the API
+      description without hand-written behaviour): one row per result, the
+      ``data_id`` column first, then the fields as ``to_dict()`` gives them
+      (arrays as lists).
 
     Args:
         results: What ``client.get(data_ids)`` returns (any iterable of results).
 
     Returns:
-        The frames, keyed ``"sims"``, ``"oes"`` and ``"oes_peaks"``.
+        The frames, keyed by kind (``"sims"``, ``"oes"``, ``"oes_peaks"``, ...).
 
     Raises:
         MissingExtraError: pandas or numpy is not installed.
+        ValueError: a result's arrays differ in length.
 
     Example:
         >>> results = await client.get(data_ids, errors="return")  # doctest: +SKIP
@@ -272,17 +395,17 @@ def results_to_frames(results: Iterable[object]) -> dict[str, pd.DataFrame]:
         >>> frames["sims"].groupby(["data_id", "species"]).concentration.max()  # doctest: +SKIP
     """
     _require_pandas("results_to_frames()")
-    sims: list[SIMSResult] = []
-    oes: list[OESResult] = []
+    kinds = {kind.model: kind.canonical for kind in KINDS.values() if kind.name == kind.canonical}
+    gathered: dict[type[Model], list[Any]] = {model: [] for model in kinds}
     for item in results:
         # An outcome of ``client.iter_results`` carries its result (None on failure).
-        result = item if isinstance(item, SIMSResult | OESResult) else getattr(item, "result", None)
-        if isinstance(result, SIMSResult):
-            sims.append(result)
-        elif isinstance(result, OESResult):
-            oes.append(result)
-    return {
-        "sims": _frame(_sims_columns(sims, with_data_id=True)),
-        "oes": _frame(_oes_columns(oes, with_data_id=True)),
-        "oes_peaks": _frame(_peak_columns(oes, with_data_id=True)),
-    }
+        result = item if isinstance(item, Model) else getattr(item, "result", None)
+        for model, found in gathered.items():
+            if isinstance(result, model):
+                found.append(result)
+                break
+    frames: dict[str, pd.DataFrame] = {}
+    for model, kind in kinds.items():
+        for suffix, frame in _frames_of_model(model, gathered[model]).items():
+            frames[f"{kind}_{suffix}" if suffix else kind] = frame
+    return frames

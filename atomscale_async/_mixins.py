@@ -134,6 +134,13 @@ class SIMSResultMixin:
 
         return sims_frame(cast("SIMSResult", self))
 
+    @classmethod
+    def _frames_of(cls, results: Sequence[SIMSResult]) -> dict[str, pd.DataFrame]:
+        """The frames of ``results_to_frames``: ``{"": sims}``."""
+        from ._frames import sims_frames
+
+        return sims_frames(results)
+
     def plot(self, ax: Axes | None = None, *, species: str | Iterable[str] | None = None) -> Axes:
         """Plot concentration (log scale) against depth, one line per species.
 
@@ -220,6 +227,13 @@ class OESResultMixin:
         from ._frames import peaks_frame
 
         return peaks_frame(cast("OESResult", self))
+
+    @classmethod
+    def _frames_of(cls, results: Sequence[OESResult]) -> dict[str, pd.DataFrame]:
+        """The frames of ``results_to_frames``: ``{"": oes, "peaks": oes_peaks}``."""
+        from ._frames import oes_frames
+
+        return oes_frames(results)
 
     def to_numpy(self, spectrum: str = "scope_corrected") -> tuple[FloatVector, FloatVector]:
         """The wavelengths and one spectrum as numpy arrays.

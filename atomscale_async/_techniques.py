@@ -43,6 +43,8 @@ class _Spectrum:
     __slots__ = ()
     _axis_field = ""
     _axis_column = ""
+    #: The columns of ``peaks_frame()`` when they do not depend on what was received.
+    _peak_columns: tuple[str, ...] = ()
 
     if TYPE_CHECKING:  # fields of the generated models
         data_id: str
@@ -130,6 +132,13 @@ class _Spectrum:
         frame.attrs["data_id"] = self.data_id
         return frame
 
+    @classmethod
+    def _frames_of(cls, results: Sequence[Any]) -> dict[str, pd.DataFrame]:
+        """The frames of ``results_to_frames``: ``{"": spectra, "peaks": peaks}``."""
+        from ._frames import spectrum_frames
+
+        return spectrum_frames(results, cls._axis_column, cls._peak_columns)
+
     def _draw(self, ax: Axes | None, xlabel: str) -> Axes:
         require(f"{type(self).__name__}.plot()", "plot", "matplotlib")
         from ._plots import _new_axes
@@ -209,6 +218,7 @@ class XRDResultMixin(_Spectrum):
     __slots__ = ()
     _axis_field = "two_theta"
     _axis_column = "two_theta"
+    _peak_columns = ("two_theta", "intensity", "d_spacing_angstrom", "prominence", "fwhm_degrees")
 
     def _peak_count(self) -> int | None:
         peaks = cast("XRDResult", self).detected_peaks
@@ -231,7 +241,7 @@ class XRDResultMixin(_Spectrum):
         import pandas as pd
 
         result = cast("XRDResult", self)
-        columns = ("two_theta", "intensity", "d_spacing_angstrom", "prominence", "fwhm_degrees")
+        columns = self._peak_columns
         rows = [[getattr(p, c) for c in columns] for p in result.detected_peaks or []]
         frame = pd.DataFrame(rows, columns=list(columns), dtype="float64")
         frame.attrs["data_id"] = result.data_id
