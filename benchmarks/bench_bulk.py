@@ -11,13 +11,19 @@ measured. Five clients fetch the same ids, interleaved run by run:
 5. ``requests.Session()`` + ``ThreadPoolExecutor(8)`` + ``.json()`` (always 8 wide).
 
 Workloads: W1 a small OES result (~1 KB), W2 a 2,048-point OES result (~77 KB),
-W3 SIMS depth profiles (3 species x 1,000 depths). Reported: medians of
+W3 SIMS depth profiles (3 species x 1,000 depths), and M, mixed: all six kinds
+(SIMS, OES, XPS, XRD, photoluminescence, Raman; the sandbox's bodies, 15-130 KB),
+``get(ids)`` without ``data_type``, so every id's kind comes from the catalogue
+(100 ids a lookup). M runs clients 1-3 only: the bare aiohttp baseline sends the
+same catalogue lookups (as many at once as the SDK) and the same result GETs,
+at the same concurrency. Reported: medians of
 throughput (requests/s) and client CPU per request (``time.process_time()``
 of this process, loop threads included; the server is not counted), the
 throughput ratios 1/3, 1/4, 1/5 and 2/1, and PASS/FAIL against the targets.
 
     python benchmarks/bench_bulk.py [--quick] [--strict]
-    python benchmarks/bench_bulk.py --profile [W1|W2|W3]   # the SDK alone, profiled
+    python benchmarks/bench_bulk.py --workload M [--rounds 7]  # one workload only
+    python benchmarks/bench_bulk.py --profile [W1|W2|W3|M]   # the SDK alone, profiled
 """
 
 from __future__ import annotations
@@ -46,10 +52,12 @@ import attrs
 import httpx
 import orjson
 import requests
-from _payloads import WORKLOADS, make_ids
-from _server import BenchServer, event_loop_name
+from _payloads import WORKLOADS, MixedWorkload, Workload, make_ids, mixed_workload
+from _server import BenchServer, Mixed, event_loop_name
 
 from atomscale_async import AsyncClient, Client, OESResult, SIMSResult
+from atomscale_async._bulk import CATALOGUE_WIDTH
+from atomscale_async._generated.kinds import CATALOGUE_CHUNK, KINDS
 
 T = TypeVar("T")
 
@@ -61,7 +69,9 @@ SWEEP = (1, 8, 32, 128)
 SWEEP_WORKLOAD = "W2"
 #: Requests a run at 32 in flight: the fastest client's run lasts ~0.5-1 s on the
 #: 2-core reference machine, and the whole suite (5 clients, interleaved) ~3 minutes.
-N_REQUESTS = {"W1": 800, "W2": 400, "W3": 500}
+N_REQUESTS = {"W1": 800, "W2": 400, "W3": 500, "M": 600}
+#: Every workload: W1-W3, and M (mixed kinds, built from the sandbox's generators).
+ALL_WORKLOADS: dict[str, Workload | MixedWorkload] = {**WORKLOADS, "M": mixed_workload()}
 #: Requests a run in the W2 sweep (its 32 is the main case): at 1 in flight every
 #: client is latency-bound, so fewer; at 128 at least 4 waves.
 N_SWEEP = {1: 120, 8: 240, 128: 512}
@@ -114,8 +124,8 @@ class _Stopwatch:
         return Sample(n=n, wall=wall, cpu=cpu)
 
 
-# (base URL, data type, ids, requests in flight) -> one timed run
-Runner = Callable[[str, str, list[str], int], Sample]
+# (base URL, data type (None: from the catalogue), ids, requests in flight) -> one timed run
+Runner = Callable[[str, Workload | MixedWorkload, list[str], int], Sample]
 
 
 def _warm_ids(ids: list[str], concurrency: int) -> list[str]:
@@ -123,9 +133,13 @@ def _warm_ids(ids: list[str], concurrency: int) -> list[str]:
     return ids[: max(2 * concurrency, 2 * REQUESTS_THREADS)]
 
 
-def _expect(results: Sequence[Any], ids: list[str], data_type: str) -> None:
+def _expect(results: Sequence[Any], ids: list[str], workload: Workload | MixedWorkload) -> None:
     if len(results) != len(ids):
         raise RuntimeError(f"got {len(results)} results for {len(ids)} ids")
+    if isinstance(workload, MixedWorkload):
+        _expect_mixed(results, ids, workload.body)
+        return
+    data_type = workload.data_type
     first, last = results[0], results[-1]
     if data_type == "oes":
         ok = all(
@@ -141,38 +155,65 @@ def _expect(results: Sequence[Any], ids: list[str], data_type: str) -> None:
         raise RuntimeError(f"unexpected result for {data_type}: {type(first).__name__}")
 
 
+def _expect_mixed(results: Sequence[Any], ids: list[str], mixed: Mixed) -> None:
+    """Every result is of its id's kind: a model (SDK) or the decoded JSON (baseline).
+
+    The server answers 404 to a result GET of another kind than the id's, so a result
+    also proves that its GET took the catalogue's kind.
+    """
+    for data_id, result in zip(ids, results, strict=True):
+        kind = mixed.kind_of(data_id)
+        if isinstance(result, dict | list):
+            ok = isinstance(result, list) == (kind == "sims")
+        else:
+            ok = isinstance(result, KINDS[kind].model)
+        if not ok:
+            raise RuntimeError(f"{data_id}: not a {kind} result: {type(result).__name__}")
+
+
 def _run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Each async client gets a fresh asyncio loop (the default one, for all alike)."""
     return asyncio.run(factory())
 
 
 # 1. this SDK, async
-def run_sdk_async(base_url: str, data_type: str, ids: list[str], concurrency: int) -> Sample:
+def run_sdk_async(
+    base_url: str, workload: Workload | MixedWorkload, ids: list[str], concurrency: int
+) -> Sample:
+    data_type = workload.data_type
+
     async def run() -> Sample:
         async with AsyncClient(API_KEY, base_url=base_url, max_concurrency=concurrency) as client:
             await client.get(_warm_ids(ids, concurrency), data_type=data_type)
             watch = _Stopwatch()
             results = await client.get(ids, data_type=data_type)
             sample = watch.stop(len(ids))
-        _expect(results, ids, data_type)
+        _expect(results, ids, workload)
         return sample
 
     return _run_async(run)
 
 
 # 2. this SDK, sync facade (its event-loop thread is in this process: its CPU counts)
-def run_sdk_sync(base_url: str, data_type: str, ids: list[str], concurrency: int) -> Sample:
+def run_sdk_sync(
+    base_url: str, workload: Workload | MixedWorkload, ids: list[str], concurrency: int
+) -> Sample:
+    data_type = workload.data_type
     with Client(API_KEY, base_url=base_url, max_concurrency=concurrency) as client:
         client.get(_warm_ids(ids, concurrency), data_type=data_type)
         watch = _Stopwatch()
         results = client.get(ids, data_type=data_type)
         sample = watch.stop(len(ids))
-    _expect(results, ids, data_type)
+    _expect(results, ids, workload)
     return sample
 
 
 # 3. bare aiohttp + orjson, no models: the practical limit for Python
-def run_aiohttp(base_url: str, data_type: str, ids: list[str], concurrency: int) -> Sample:
+def run_aiohttp(
+    base_url: str, workload: Workload | MixedWorkload, ids: list[str], concurrency: int
+) -> Sample:
+    data_type = workload.data_type
+
     async def run() -> Sample:
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
@@ -191,18 +232,58 @@ def run_aiohttp(base_url: str, data_type: str, ids: list[str], concurrency: int)
                 await asyncio.gather(*(worker() for _ in range(min(concurrency, len(batch)))))
                 return results
 
-            await fetch_all(_warm_ids(ids, concurrency))
+            async def fetch_via_catalogue(batch: list[str]) -> list[Any]:
+                """As the SDK: lookups of 100 ids, 4 at once, feeding C fetching workers."""
+                results: list[Any] = [None] * len(batch)
+                position = {data_id: index for index, data_id in enumerate(batch)}
+                chunks = iter(range(0, len(batch), CATALOGUE_CHUNK))
+                work: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(concurrency)
+
+                async def lookup() -> None:
+                    for start in chunks:
+                        params = [("data_ids", i) for i in batch[start : start + CATALOGUE_CHUNK]]
+                        url = f"{base_url}data_entries/"
+                        async with session.get(url, params=params) as response:
+                            response.raise_for_status()
+                            entries = orjson.loads(await response.read())
+                        for entry in entries:
+                            await work.put((position[entry["data_id"]], entry["char_source_type"]))
+
+                async def worker() -> None:
+                    while (item := await work.get()) is not None:
+                        index, kind = item
+                        async with session.get(f"{base_url}{kind}/{batch[index]}") as response:
+                            response.raise_for_status()
+                            results[index] = orjson.loads(await response.read())
+
+                width = min(concurrency, len(batch))
+                async with asyncio.TaskGroup() as tg:
+                    for _ in range(width):
+                        tg.create_task(worker())
+                    async with asyncio.TaskGroup() as lookups:
+                        for _ in range(min(CATALOGUE_WIDTH, -(-len(batch) // CATALOGUE_CHUNK))):
+                            lookups.create_task(lookup())
+                    for _ in range(width):
+                        await work.put(None)
+                return results
+
+            fetch = fetch_all if data_type is not None else fetch_via_catalogue
+            await fetch(_warm_ids(ids, concurrency))
             watch = _Stopwatch()
-            results = await fetch_all(ids)
+            results = await fetch(ids)
             sample = watch.stop(len(ids))
-        _expect(results, ids, data_type)
+        _expect(results, ids, workload)
         return sample
 
     return _run_async(run)
 
 
 # 4. a default httpx.AsyncClient + json.loads: what a hand-rolled client would do
-def run_httpx(base_url: str, data_type: str, ids: list[str], concurrency: int) -> Sample:
+def run_httpx(
+    base_url: str, workload: Workload | MixedWorkload, ids: list[str], concurrency: int
+) -> Sample:
+    data_type = workload.data_type
+
     async def run() -> Sample:
         async with httpx.AsyncClient(headers=HEADERS) as client:
 
@@ -221,15 +302,18 @@ def run_httpx(base_url: str, data_type: str, ids: list[str], concurrency: int) -
             watch = _Stopwatch()
             results = await fetch_all(ids)
             sample = watch.stop(len(ids))
-        _expect(results, ids, data_type)
+        _expect(results, ids, workload)
         return sample
 
     return _run_async(run)
 
 
 # 5. requests.Session + 8 threads + .json(): the platform's existing SDK (always 8 wide)
-def run_requests(base_url: str, data_type: str, ids: list[str], concurrency: int) -> Sample:
+def run_requests(
+    base_url: str, workload: Workload | MixedWorkload, ids: list[str], concurrency: int
+) -> Sample:
     del concurrency  # fixed width, whatever the others use
+    data_type = workload.data_type
     with requests.Session() as session, ThreadPoolExecutor(REQUESTS_THREADS) as pool:
         session.headers.update(HEADERS)
 
@@ -242,7 +326,7 @@ def run_requests(base_url: str, data_type: str, ids: list[str], concurrency: int
         watch = _Stopwatch()
         results = list(pool.map(one, ids))
         sample = watch.stop(len(ids))
-    _expect(results, ids, data_type)
+    _expect(results, ids, workload)
     return sample
 
 
@@ -252,12 +336,13 @@ class ClientSpec:
     number: int
     label: str
     run: Runner
+    mixed: bool = False  # also runs the mixed workload (kinds from the catalogue)
 
 
 CLIENTS: tuple[ClientSpec, ...] = (
-    ClientSpec("sdk_async", 1, "atomscale_async AsyncClient.get", run_sdk_async),
-    ClientSpec("sdk_sync", 2, "atomscale_async Client.get (sync facade)", run_sdk_sync),
-    ClientSpec("aiohttp_orjson", 3, "bare aiohttp + orjson, no models", run_aiohttp),
+    ClientSpec("sdk_async", 1, "atomscale_async AsyncClient.get", run_sdk_async, mixed=True),
+    ClientSpec("sdk_sync", 2, "atomscale_async Client.get (sync facade)", run_sdk_sync, mixed=True),
+    ClientSpec("aiohttp_orjson", 3, "bare aiohttp + orjson, no models", run_aiohttp, mixed=True),
     ClientSpec("httpx_default", 4, "default httpx.AsyncClient + json.loads", run_httpx),
     ClientSpec("requests_8", 5, "requests.Session + 8 threads + .json()", run_requests),
 )
@@ -293,6 +378,7 @@ TARGETS = (
     Target("W1", 32, 2, 1, 0.9, "W1 @32: sync facade >= 0.9x async (within 10%)"),
     Target("W2", 32, 2, 1, 0.9, "W2 @32: sync facade >= 0.9x async (within 10%)"),
     Target("W3", 32, 2, 1, 0.9, "W3 @32: sync facade >= 0.9x async (within 10%)"),
+    Target("M", 32, 2, 1, 0.9, "M @32: sync facade >= 0.9x async (within 10%)"),
 )
 
 
@@ -306,7 +392,7 @@ def plan(rounds: int, sweep_rounds: int, scale: float) -> list[Case]:
     def scaled(n: int) -> int:
         return max(50, round(n * scale))
 
-    cases = [Case(w, MAIN_CONCURRENCY, scaled(N_REQUESTS[w]), rounds) for w in WORKLOADS]
+    cases = [Case(w, MAIN_CONCURRENCY, scaled(N_REQUESTS[w]), rounds) for w in ALL_WORKLOADS]
     for concurrency in SWEEP:
         if concurrency != MAIN_CONCURRENCY:
             cases.append(
@@ -318,11 +404,11 @@ def plan(rounds: int, sweep_rounds: int, scale: float) -> list[Case]:
 def run_cases(server: BenchServer, cases: list[Case]) -> Samples:
     samples: Samples = {}
     for case in cases:
-        workload = WORKLOADS[case.workload]
+        workload = ALL_WORKLOADS[case.workload]
         ids = make_ids(case.n, seed=case.concurrency)
         url = server.url(workload.name)
         print(
-            f"{workload.name} ({workload.description}, {len(workload.body):,} B), "
+            f"{workload.name} ({workload.description}, {workload.size:,} B), "
             f"{case.concurrency} in flight, {case.n} requests x {case.rounds} rounds",
             flush=True,
         )
@@ -330,7 +416,9 @@ def run_cases(server: BenchServer, cases: list[Case]) -> Samples:
             # interleaved, and each round starts with another client
             shift = round_ % len(CLIENTS)
             for spec in CLIENTS[shift:] + CLIENTS[:shift]:
-                sample = spec.run(url, workload.data_type, ids, case.concurrency)
+                if isinstance(workload, MixedWorkload) and not spec.mixed:
+                    continue
+                sample = spec.run(url, workload, ids, case.concurrency)
                 samples.setdefault((case.workload, case.concurrency, spec.key), []).append(sample)
                 print(
                     f"  round {round_ + 1} {spec.number}. {spec.key:15} "
@@ -467,6 +555,12 @@ def render(
         "",
         "Clients: " + "; ".join(f"{s.number}. {s.label}" for s in CLIENTS) + ".",
         "",
+        "Workloads: "
+        + "; ".join(f"{w.name} {w.description}" for w in ALL_WORKLOADS.values())
+        + ". M asks the catalogue for every id's kind (100 ids a lookup; the bare aiohttp "
+        "baseline sends the same lookups) and runs clients 1-3 only; its req/s counts ids "
+        "(result GETs), the lookups come on top.",
+        "",
         "## Throughput and client CPU",
         "",
         "| workload | in flight | client | runs x N | req/s | CPU ms/req |",
@@ -524,6 +618,8 @@ def render(
         "| --- | ---: | --- | ---: |",
     ]
     for t in TARGETS:
+        if not any(w == t.workload for w, _, _ in summary):
+            continue  # not run (--workload)
         value = ratio(summary, t.workload, t.concurrency, t.numerator, t.denominator)
         by_cpu = ratio(summary, t.workload, t.concurrency, t.numerator, t.denominator, by_cpu=True)
         passed = value is not None and value >= t.minimum
@@ -551,7 +647,7 @@ def profile(server: BenchServer, workload_name: str, n: int, top: int, timer: st
     machine; the clock's own cost weighs on tiny functions called often) or the
     wall clock (``timer="wall"``, cProfile's default).
     """
-    workload = WORKLOADS[workload_name]
+    workload = ALL_WORKLOADS[workload_name]
     ids = make_ids(n)
     url = server.url(workload.name)
     try:
@@ -608,12 +704,18 @@ def main() -> int:
     )
     parser.add_argument("--scale", type=float, default=None, help="multiply the requests per run")
     parser.add_argument("--no-sweep", action="store_true", help="skip the concurrency sweep")
+    parser.add_argument(
+        "--workload",
+        action="append",
+        choices=sorted(ALL_WORKLOADS),
+        help="run only this workload at 32 in flight (repeatable; no sweep unless W2)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--profile",
         nargs="?",
         const="W2",
-        choices=sorted(WORKLOADS),
+        choices=sorted(ALL_WORKLOADS),
         help="only profile the SDK (async) on this workload (default W2); print the top functions",
     )
     parser.add_argument("--top", type=int, default=30, help="functions the profile lists")
@@ -629,7 +731,7 @@ def main() -> int:
     sweep_rounds = args.sweep_rounds or (1 if args.quick else 3)
     scale = args.scale or (0.1 if args.quick else 1.0)
     command = shlex.join(["python", *sys.argv])
-    bodies = {w.name: w.body for w in WORKLOADS.values()}
+    bodies = {w.name: w.body for w in ALL_WORKLOADS.values()}
 
     if args.profile:
         with BenchServer(bodies) as server:
@@ -640,6 +742,8 @@ def main() -> int:
     cases = plan(rounds, sweep_rounds, scale)
     if args.no_sweep:
         cases = [c for c in cases if c.concurrency == MAIN_CONCURRENCY]
+    if args.workload:
+        cases = [c for c in cases if c.workload in args.workload]
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     info = machine_info()
     load_start = _load()
@@ -659,8 +763,8 @@ def main() -> int:
         "load_average": {"start": load_start, "end": _load()},
         "elapsed_s": elapsed,
         "workloads": {
-            w.name: {"data_type": w.data_type, "bytes": len(w.body), "description": w.description}
-            for w in WORKLOADS.values()
+            w.name: {"data_type": w.data_type, "bytes": w.size, "description": w.description}
+            for w in ALL_WORKLOADS.values()
         },
         "clients": {s.key: {"number": s.number, "label": s.label} for s in CLIENTS},
         "samples": [
