@@ -1,24 +1,30 @@
-"""What a SIMS or OES result holds, in brief: the one summary behind every view of it.
+"""What a result holds, in brief: the one summary behind every view of it.
 
 `SIMSResult.summary()` and `OESResult.summary()` build these; the HTML repr, the command
 line's tables and the demo's report all read them, so that a result is described one way.
+A result of another kind is described field by field (`field_rows`, `peak_table`).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._arrays import FloatArray
+
 if TYPE_CHECKING:
     from ._generated.models import OESResult, SIMSDepthProfile, SIMSResult
+    from ._model import Model
 
-__all__ = ["OESSummary", "ProfileSummary", "SIMSSummary", "Span"]
+__all__ = ["OESSummary", "ProfileSummary", "SIMSSummary", "Span", "field_rows", "peak_table"]
 
+#: The longest text of one field or cell in `field_rows` and `peak_table`.
+_CELL = 60
 #: The spectra an OES result may lack.
 _OPTIONAL_SPECTRA = ("reference", "dark")
 
@@ -209,3 +215,60 @@ class OESSummary:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def field_rows(result: Model) -> list[list[str]]:
+    """A result of any kind as ``[field, value]`` rows, its ``data_id`` and None fields left out.
+
+    An array is shown as its length and range, a list as its length, an object
+    as its first keys and values.
+
+    Example:
+        >>> field_rows(xps)[0]  # doctest: +SKIP
+        ['binding energies', '3 values, 280 \N{EN DASH} 290']
+    """
+    model = type(result)
+    if not attrs.has(model):
+        return []
+    return [
+        [field.name.replace("_", " "), _brief(value)]
+        for field in attrs.fields(model)
+        if field.name != "data_id" and (value := getattr(result, field.name)) is not None
+    ]
+
+
+def peak_table(result: Model) -> tuple[list[str], list[list[str]]]:
+    """The detected peaks of a result as a header and rows (none when it has no peaks).
+
+    The columns are the fields the peaks were received with, in order of appearance.
+    """
+    from ._techniques import _peak_records
+
+    records = _peak_records(result.to_dict().get("detected_peaks"))
+    header: list[str] = []
+    for record in records:
+        header.extend(key for key in record if key not in header)
+    rows = [["" if r.get(key) is None else _brief(r[key]) for key in header] for r in records]
+    return header, rows
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, FloatArray):
+        span = Span.of(value, "")
+        count = f"{len(value):,} value{'s' * (len(value) != 1)}"
+        return count if span is None else f"{count}, {span.format()}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return f"{len(value):,} item{'s' * (len(value) != 1)}"
+    if isinstance(value, Mapping):
+        text = ", ".join(f"{key}: {_brief(item)}" for key, item in value.items())
+    elif attrs.has(type(value)):
+        text = ", ".join(f"{key}: {_brief(item)}" for key, item in value.to_dict().items())
+    else:
+        text = str(value)
+    return text if len(text) <= _CELL else text[: _CELL - 1] + "\N{HORIZONTAL ELLIPSIS}"

@@ -27,6 +27,7 @@ from atomscale_async._cli._demo import DemoReport
 from atomscale_async._cli._output import Output
 from atomscale_async._cli._parser import parse_layer
 from atomscale_async._convert import decode
+from atomscale_async._generated.kinds import KINDS
 from atomscale_async.sandbox import SandboxServer
 
 KEY = "sandbox-key"
@@ -108,8 +109,7 @@ def test_every_flag_shows_its_default(capsys: pytest.CaptureFixture[str]) -> Non
         ["instruments", "list"],
         ["target-materials", "list"],
         ["target-materials", "create"],
-        ["sims", "get"],
-        ["oes", "get"],
+        *([name, "get"] for name in KINDS),
         ["get"],
     ]
     for command in commands:

@@ -7,8 +7,7 @@ Commands::
     atomscale-async instruments list
     atomscale-async target-materials list
     atomscale-async target-materials create --name N --substrate S [--layer GaN:0001 ...]
-    atomscale-async sims get ID [--plot FILE.png]
-    atomscale-async oes get ID [--plot FILE.png]
+    atomscale-async KIND get ID [--plot FILE.png]             # every kind of the kind table
     atomscale-async get ID... | --ids-file FILE [--out FILE.jsonl|.json|DIR.parquet]
                     [--resume | --overwrite] [--concurrency N]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from .._generated.models import DataEntry, PhysicalSample
 from .._search import STATUSES, SearchResult
+from ._kinds import kinds_text
 from ._output import EXIT_OK, EXIT_USAGE, CLIError, Output
 
 __all__ = [
@@ -60,7 +61,8 @@ def add_search_command(
         "--data-type",
         action="append",
         metavar="KIND",
-        help="a kind, e.g. xps, sims, oes (repeat for several)",
+        help=f"a kind: {kinds_text()}, or another the catalogue lists (repeat for several; "
+        "default: every kind)",
     )
     search.add_argument("--data-id", action="append", metavar="ID", help="only this id (repeat)")
     search.add_argument(

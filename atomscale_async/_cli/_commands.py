@@ -16,9 +16,12 @@ from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
 from .._errors import MissingAPIKeyError, NotFoundError
 from .._export import ExportSummary, kind_of, outcome_record, resolve_format
+from .._generated.kinds import KINDS, KnownResult, fetch_function
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
+from .._summary import field_rows, peak_table
 from ._catalogue import run_project_samples, run_projects_list, run_samples_list, run_search
+from ._kinds import technique
 from ._output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -159,7 +162,7 @@ def _check_plot(path: Path | None) -> None:
     matplotlib.use("Agg")
 
 
-def _save_plot(result: SIMSResult | OESResult, path: Path, out: Output) -> None:
+def _save_plot(result: KnownResult, path: Path, out: Output) -> None:
     plot: Callable[[], Any] | None = getattr(result, "plot", None)
     if plot is None:
         raise CLIError("this version of atomscale-async cannot plot results")
@@ -219,6 +222,27 @@ async def _oes_get(args: argparse.Namespace, out: Output) -> int:
                 ["PEAK", "WAVELENGTH", "ELEMENT"],
                 [[p.peak_id, p.wavelength_nm, p.element] for p in result.detected_peaks],
             )
+    if args.plot is not None:
+        _save_plot(result, args.plot, out)
+    return EXIT_OK
+
+
+async def _result_get(args: argparse.Namespace, out: Output) -> int:
+    """``KIND get ID`` of a kind without a command of its own: its fields in brief, or JSON."""
+    _check_plot(args.plot)
+    async with api_client(args) as client:
+        fetch = fetch_function(client, args.command)
+        if fetch is None:  # the parser offers the kinds of the table only
+            raise CLIError(f"not a kind of result: {args.command!r}", EXIT_USAGE)
+        result = await fetch(args.data_id)
+    if out.json:
+        out.dump(result.to_dict())
+    else:
+        out.table([technique(args.command), result.data_id], field_rows(result))
+        header, rows = peak_table(result)
+        if rows:
+            out.line()
+            out.table([name.upper() for name in header], rows)
     if args.plot is not None:
         _save_plot(result, args.plot, out)
     return EXIT_OK
@@ -425,12 +449,16 @@ async def _get(args: argparse.Namespace, out: Output) -> int:
 
 
 Command = Callable[[argparse.Namespace, Output], Coroutine[Any, Any, int]]
+#: The kinds whose ``KIND get ID`` has a summary of its own; the others show their fields.
+_KIND_COMMANDS: dict[str, Command] = {"sims": _sims_get, "oes": _oes_get}
 API_COMMANDS: dict[tuple[str, str | None], Command] = {
     ("instruments", "list"): _instruments_list,
     ("target-materials", "list"): _materials_list,
     ("target-materials", "create"): _materials_create,
-    ("sims", "get"): _sims_get,
-    ("oes", "get"): _oes_get,
+    **{
+        (name, "get"): _KIND_COMMANDS.get(kind.canonical, _result_get)
+        for name, kind in KINDS.items()
+    },
     ("get", None): _get,
     ("search", None): run_search,
     ("physical-samples", "list"): run_samples_list,

@@ -12,6 +12,7 @@ import anyio
 
 from .._bulk import UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
+from .._generated.kinds import KINDS
 from .._generated.models import OESResult, SIMSResult
 from ._commands import want_progress
 from ._output import EXIT_FAILURE, EXIT_OK, SHOWN_FAILURES, Output
@@ -112,7 +113,8 @@ class DemoReport:
 
 
 def _kind_order(kind: str) -> tuple[int, str]:
-    return ({"sims": 0, "oes": 1}.get(kind, 2), kind)
+    order = list(KINDS)  # the kind table's order; a kind it does not know comes last
+    return (order.index(kind) if kind in KINDS else len(order), kind)
 
 
 async def _fetch_demo(

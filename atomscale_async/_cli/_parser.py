@@ -12,6 +12,7 @@ from .._client import _resolve_base_url as resolve_base_url
 from .._generated.kinds import KINDS
 from .._version import __version__
 from ._catalogue import SEARCH_FORMATS, add_sample_and_project_commands, add_search_command
+from ._kinds import kind_names, kinds_text, technique
 from ._output import EXIT_USAGE
 from ._sandbox import add_config_options
 
@@ -170,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         parents=[api, output],
-        description="Fetch Atomscale data: instruments, target materials, SIMS and OES "
-        "results. The API options may also follow the command that calls the API.",
+        description="Fetch Atomscale data: search the catalogue, instruments, target "
+        f"materials, physical samples, projects, and results of every kind ({kinds_text()}). "
+        "The API options may also follow the command that calls the API.",
         epilog=f"Try it without an account: {PROG} demo",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -254,10 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: no layers)",
     )
 
-    for kind, label in (("sims", "SIMS depth profiles"), ("oes", "an OES result")):
-        get = commands.add_parser(kind, help=label, description=f"Get {label}.").add_subparsers(
-            dest="action", metavar="ACTION", required=True
-        )
+    for kind, aliases in kind_names().items():
+        label = f"the {technique(kind)} result"
+        get = commands.add_parser(
+            kind, aliases=aliases, help=f"{label}s", description=f"Get {label} of a data id."
+        ).add_subparsers(dest="action", metavar="ACTION", required=True)
         one = get.add_parser(
             "get",
             parents=calls,

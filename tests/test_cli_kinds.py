@@ -1,0 +1,119 @@
+"""The command line reads the kind table: its help, ``KIND get ID`` for every kind."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from atomscale_async import Client
+from atomscale_async._cli import main
+from atomscale_async._cli._demo import _kind_order
+from atomscale_async._generated.kinds import KINDS
+from atomscale_async.sandbox import SandboxServer
+
+#: The kinds whose ``get`` prints the result's fields (SIMS and OES have summaries of their own).
+FIELDS_KINDS = [name for name, kind in KINDS.items() if kind.canonical not in ("sims", "oes")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SandboxServer]:
+    with SandboxServer(entries=300, seed=11) as server:
+        yield server
+
+
+@pytest.fixture
+def api(server: SandboxServer) -> list[str]:
+    assert server.api_key is not None
+    return ["--base-url", server.base_url, "--api-key", server.api_key]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_the_help_names_every_kind_of_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = _run(capsys, "--help")
+    assert status == 0
+    text = " ".join(out.split())
+    assert "SIMS and OES" not in text
+    assert "sims, oes, xps, xrd, photoluminescence (pl), raman" in text
+    for name in KINDS:
+        assert main([name, "get", "--help"]) == 0
+        assert f"{KINDS[name].canonical} get [-h]" in capsys.readouterr().out
+    status, out, _ = _run(capsys, "search", "--help")
+    assert "photoluminescence (pl)" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("kind", FIELDS_KINDS)
+def test_get_of_a_kind_prints_its_result_as_json(
+    kind: str, server: SandboxServer, api: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_id = server.state.ids(kind)[0]
+    status, out, err = _run(capsys, *api, kind, "get", data_id)
+    assert status == 0, err
+    with Client(api_key=server.api_key, base_url=server.base_url) as client:
+        expected = client.get([data_id], data_type=kind)[0]
+    assert orjson.loads(out) == orjson.loads(orjson.dumps(expected.to_dict()))
+
+
+@pytest.mark.parametrize("kind", FIELDS_KINDS)
+def test_get_of_a_kind_prints_its_fields_and_peaks_as_tables(
+    kind: str, server: SandboxServer, api: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_id = server.state.ids(kind)[0]
+    status, out, err = _run(capsys, *api, "--format", "table", kind, "get", data_id)
+    assert status == 0, err
+    fields, _, peaks = out.partition("\n\n")
+    lines = fields.splitlines()
+    name = KINDS[kind].model.__name__.removesuffix("Result")
+    assert lines[0].split() == [name if name.isupper() else name.lower(), data_id]
+    rows = {line[: line.index("  ")]: line[line.index("  ") :].strip() for line in lines[1:]}
+    assert rows["intensities"].split()[1] == "values,"
+    assert "data id" not in rows
+    with Client(api_key=server.api_key, base_url=server.base_url) as client:
+        result: Any = client.get([data_id], data_type=kind)[0]
+    pytest.importorskip("pandas")
+    expected = result.peaks_frame()
+    if expected.empty:
+        assert not peaks
+    else:
+        header, *cells = peaks.splitlines()
+        assert header.split() == [c.upper() for c in expected.columns]
+        assert len(cells) == len(expected)
+
+
+def test_get_of_an_unknown_id_is_one_error_line(
+    server: SandboxServer, api: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _run(capsys, *api, "raman", "get", "no-such-id")
+    assert status == 1
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("error: GET ")
+    assert "404" in line
+    assert str(server.api_key) not in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
+def test_get_of_a_kind_saves_its_plot(
+    server: SandboxServer, api: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    png = tmp_path / "xrd.png"
+    status, _, err = _run(
+        capsys, *api, "xrd", "get", server.state.ids("xrd")[0], "--plot", str(png)
+    )
+    assert status == 0, err
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert f"saved the plot to {png}" in err
+
+
+def test_the_demo_orders_kinds_as_the_table_does() -> None:
+    kinds = ["raman", "hologram", "oes", "pl", "sims", "xps"]
+    assert sorted(kinds, key=_kind_order) == ["sims", "oes", "xps", "pl", "raman", "hologram"]
