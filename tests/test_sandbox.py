@@ -28,6 +28,7 @@ from referencing.jsonschema import DRAFT202012
 from starlette.applications import Starlette
 
 from atomscale_async import sandbox
+from atomscale_async._generated.kinds import CATALOGUE_CHUNK, KINDS
 from atomscale_async.sandbox import (
     ConnectionDropped,
     Faults,
@@ -224,6 +225,27 @@ async def test_every_endpoint_conforms_to_openapi() -> None:
         invalid = await client.post("target-materials/", json={"layers": []})
         assert invalid.status_code == 422
         check_response(invalid, "/target-materials/", "post")
+
+
+@pytest.mark.anyio
+async def test_every_path_of_the_kind_table_is_served(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    state = sandbox_state(app)
+    for kind in KINDS.values():
+        data_id = state.ids(kind.name)[0]
+        check_response(await client.get(kind.path.format(data_id=data_id)[1:]), kind.path)
+        others = [k for k in KINDS.values() if k.path != kind.path]
+        for other in others:
+            response = await client.get(other.path.format(data_id=data_id)[1:])
+            assert f"it is a {kind.name} entry" in check_error(response, 404)
+
+
+def test_the_first_entries_are_one_of_each_kind_of_the_table() -> None:
+    canonical = list(dict.fromkeys(kind.canonical for kind in KINDS.values()))
+    state = sandbox_state(create_app(entries=len(canonical), seed=4))
+    assert [state.catalogue.get(i).kind for i in state.data_ids] == canonical  # type: ignore[union-attr]
+    assert sandbox.MAX_DATA_IDS == CATALOGUE_CHUNK
 
 
 # ---------------------------------------------------------------------------- determinism

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -17,7 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._faults import FaultMiddleware
-from atomscale_async.sandbox._state import MAX_DATA_IDS, Answer, SandboxState, ServerStats
+from atomscale_async.sandbox._state import (
+    MAX_DATA_IDS,
+    RESULT_ROUTES,
+    Answer,
+    ResultRoute,
+    SandboxState,
+    ServerStats,
+)
 
 __all__ = [
     "MAX_DATA_IDS",
@@ -76,11 +83,11 @@ class _Api:
     async def create_target_material(self, request: Request) -> Response:
         return _respond(self.state.answer_create_target_material(await request.body()))
 
-    async def get_sims(self, request: Request) -> Response:
-        return _respond(self.state.answer_sims(request.path_params["data_id"]))
+    def get_result(self, route: ResultRoute) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return _respond(self.state.answer_result(route, request.path_params["data_id"]))
 
-    async def get_oes(self, request: Request) -> Response:
-        return _respond(self.state.answer_oes(request.path_params["data_id"]))
+        return endpoint
 
     async def list_data_entries(self, request: Request) -> Response:
         query = request.query_params
@@ -94,10 +101,6 @@ class _Api:
 
     async def list_project_samples(self, request: Request) -> Response:
         return _respond(self.state.answer_project_samples(request.path_params["project_id"]))
-
-    async def get_spectrum(self, request: Request) -> Response:
-        kind = request.url.path.strip("/").split("/")[-2]
-        return _respond(self.state.answer_spectrum(kind, request.path_params["data_id"]))
 
 
 def _multi(query: Any) -> dict[str, list[str]]:
@@ -185,16 +188,12 @@ def create_app(config: SandboxConfig | None = None, **options: Any) -> Starlette
         Route("/instruments/synthesis/", api.list_instruments, methods=["GET"]),
         # One route for both methods, so that a 405 lists both in its Allow header.
         Route("/target-materials/", api.target_materials, methods=["GET", "POST"]),
-        Route("/sims/{data_id}", api.get_sims, methods=["GET"]),
-        Route("/oes/{data_id}", api.get_oes, methods=["GET"]),
         Route("/data_entries/", api.list_data_entries, methods=["GET"]),
         Route("/physical_samples/", api.list_physical_samples, methods=["GET"]),
         Route("/projects/", api.list_projects, methods=["GET"]),
         Route("/projects/{project_id}/physical_samples", api.list_project_samples, methods=["GET"]),
-        *(
-            Route(f"/{kind}/{{data_id}}", api.get_spectrum, methods=["GET"])
-            for kind in ("xps", "xrd", "photoluminescence", "raman")
-        ),
+        # Every result endpoint of the SDK's kind table.
+        *(Route(route.path, api.get_result(route), methods=["GET"]) for route in RESULT_ROUTES),
     ]
     app = Starlette(
         routes=routes,

@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import orjson
 
+from atomscale_async._generated.kinds import KINDS
 from atomscale_async.sandbox._search import EntryDetails, entry_details, entry_json
 from atomscale_async.sandbox._spectra import GENERATORS, KIND_PREFIXES
 
@@ -42,8 +43,9 @@ SCHEMA_VERSION: Final = "0.269.1"
 SANDBOX_USER_ID: Final = "user_sandbox01"
 SANDBOX_USER_NAME: Final = "Sandbox Researcher"
 
-KNOWN_KINDS: Final = ("sims", "oes")
-"""The `char_source_type` values the SDK knows; the catalogue also holds a few others."""
+KNOWN_KINDS: Final = tuple(dict.fromkeys(kind.canonical for kind in KINDS.values()))
+"""The kinds of the SDK's kind table (aliases aside): the catalogue's first entries are one
+of each, so that a catalogue of that many entries serves every kind's endpoint."""
 
 _KIND_WEIGHTS: Final = {
     "sims": 0.4,
@@ -53,10 +55,20 @@ _KIND_WEIGHTS: Final = {
     "photoluminescence": 0.03,
     "pl": 0.01,
     "raman": 0.04,
-    "rheed_image": 0.03,
 }
-"""How often each `char_source_type` occurs: the six kinds the SDK types (PL under both of
-its names) and `rheed_image`, which it does not."""
+"""How often each kind with realistic data occurs (PL under both of its names)."""
+_OTHER_KIND_WEIGHT: Final = 0.03
+"""How often any other kind of the table occurs (its data synthesised from its schema)."""
+_UNTYPED_KINDS: Final = {"rheed_image": 0.03}
+"""Kinds the platform serves and the SDK does not type, and how often they occur."""
+
+
+def kind_weights() -> dict[str, float]:
+    """How often each `char_source_type` occurs: every kind of the table, then the untyped."""
+    weights = {name: _KIND_WEIGHTS.get(name, _OTHER_KIND_WEIGHT) for name in KINDS}
+    return {**weights, **_UNTYPED_KINDS}
+
+
 _EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 
 WAVELENGTH_RANGE_NM: Final = (200.0, 900.0)
@@ -210,14 +222,15 @@ class Catalogue:
         self.seed = seed
         self.oes_points = oes_points
         rng = _rng(seed, "catalogue")
-        kinds = list(_KIND_WEIGHTS)
-        weights = list(_KIND_WEIGHTS.values())
+        drawn_from = kind_weights()
+        kinds = list(drawn_from)
+        weights = list(drawn_from.values())
         self._entries: dict[str, CatalogueEntry] = {}
         for index in range(entries):
             data_id = _uuid(rng)
             drawn = rng.choices(kinds, weights)[0]
-            # The first two entries are one of each known kind, so that any catalogue
-            # of two entries or more can serve both endpoints.
+            # The first entries are one of each kind of the table, so that a small
+            # catalogue already serves every kind's endpoint.
             kind = KNOWN_KINDS[index] if index < len(KNOWN_KINDS) else drawn
             offset = timedelta(seconds=rng.randrange(0, 700 * 86400))
             collected = None if rng.random() < 0.03 else _EPOCH + offset
@@ -236,6 +249,12 @@ class Catalogue:
             self._encode_spectrum
         )
         self._records: dict[str, tuple[JSONObject, EntryDetails]] = {}
+        # The kinds with realistic data; any other kind of the table is synthesised.
+        self._realistic: dict[str, Callable[[str], bytes]] = {
+            "sims": self.sims_json,
+            "oes": self.oes_json,
+            **dict.fromkeys(GENERATORS, self.spectrum_json),
+        }
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -285,6 +304,10 @@ class Catalogue:
         for entry in self._entries.values():
             counts[entry.sample_name] = counts.get(entry.sample_name, 0) + 1
         return counts
+
+    def result_json(self, data_id: str) -> bytes:
+        """The encoded result of a known entry, as `GET /{kind}/{data_id}` answers it."""
+        return self._realistic[self._known(data_id).kind](data_id)
 
     def spectrum_payload(self, data_id: str) -> JSONObject:
         """The result of an XPS, XRD, photoluminescence or Raman entry, decoded."""

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import attrs
 
+from atomscale_async._generated.kinds import KINDS
 from atomscale_async._search import STATUSES as SEARCH_STATUSES
 
 JSONObject = dict[str, Any]
@@ -268,7 +269,10 @@ class FilterError(ValueError):
 
 _TRUE: Final = frozenset({"true", "1", "yes", "on", "t", "y"})
 _FALSE: Final = frozenset({"false", "0", "no", "off", "f", "n"})
-_KIND_ALIASES: Final = {"pl": "photoluminescence"}
+_KIND_ALIASES: Final = {
+    name: kind.canonical for name, kind in KINDS.items() if name != kind.canonical
+}
+"""Each alias of a kind (`pl`) and the kind's first name, which a search matches it by."""
 
 
 def _one(query: Mapping[str, list[str]], name: str) -> str | None:

@@ -4,21 +4,26 @@
 answers each endpoint as a status and a JSON body: the Starlette app (`create_app`) and
 the respx mock of `atomscale_async.testing` both serve these answers.
 
-Kind mismatches: `GET /sims/{id}` on an entry that is not a SIMS entry (an OES, XPS...
-entry) answers 404, and so does `GET /oes/{id}` on an entry that is not an OES entry, so
-that a client that routes an id to the wrong endpoint finds out. A SIMS entry without
-profiles answers 200 with an empty array, as the API documents.
+The result endpoints are those of the SDK's kind table (`RESULT_ROUTES`), each answered
+with realistic data where the sandbox has a generator for its kind and with data
+synthesised from the kind's schema otherwise. Kind mismatches: `GET /sims/{id}` on an
+entry that is not a SIMS entry (an OES, XPS... entry) answers 404, and so does every
+other kind's endpoint, so that a client that routes an id to the wrong endpoint finds
+out. A SIMS entry without profiles answers 200 with an empty array, as the API documents.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeAlias
 
 import attrs
 import orjson
 
+from atomscale_async._generated.kinds import CATALOGUE_CHUNK, KINDS, Kind
 from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._data import (
     SANDBOX_USER_ID,
@@ -40,11 +45,57 @@ from atomscale_async.sandbox._search import (
     projects,
 )
 
-SPECTRUM_KINDS: Final = ("xps", "xrd", "photoluminescence", "raman")
-"""The result paths served from `_spectra`'s generators."""
+MAX_DATA_IDS: Final = CATALOGUE_CHUNK
+"""The most data ids `GET /data_entries/` accepts in one request (the description's
+`maxItems`, as the SDK's kind table gives it)."""
 
-MAX_DATA_IDS: Final = 100
-"""The most data ids `GET /data_entries/` accepts in one request."""
+
+@attrs.frozen
+class ResultRoute:
+    """One `GET /{kind}/{data_id}` endpoint of the kind table.
+
+    Attributes:
+        path: The endpoint's path template, e.g. `/photoluminescence/{data_id}`.
+        kinds: The catalogue kinds it serves (`photoluminescence` and `pl`).
+        label: How its answers name the data, e.g. `Photoluminescence`.
+    """
+
+    path: str
+    kinds: frozenset[str]
+    label: str
+
+    def match(self, path: str) -> str | None:
+        """The data id of a path relative to the base URL, or None when it is not this route."""
+        found = _template_pattern(self.path).fullmatch(path)
+        return None if found is None else found["data_id"]
+
+
+@functools.cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template.lstrip("/"))
+    # re.split alternates literal text and parameter names.
+    return re.compile(
+        "".join(f"(?P<{p}>[^/]+)" if i % 2 else re.escape(p) for i, p in enumerate(parts))
+    )
+
+
+def result_routes() -> tuple[ResultRoute, ...]:
+    """The result endpoints of the SDK's kind table, one per path."""
+    by_path: dict[str, list[Kind]] = {}
+    for kind in KINDS.values():
+        by_path.setdefault(kind.path, []).append(kind)
+    return tuple(
+        ResultRoute(
+            path=path,
+            kinds=frozenset(kind.name for kind in kinds),
+            label=kinds[0].model.__name__.removesuffix("Result"),
+        )
+        for path, kinds in by_path.items()
+    )
+
+
+RESULT_ROUTES: Final = result_routes()
+"""The result endpoints the sandbox serves: every path of the kind table."""
 
 _TRUE: Final = frozenset({"true", "1", "yes", "on", "t", "y"})
 _FALSE: Final = frozenset({"false", "0", "no", "off", "f", "n"})
@@ -235,16 +286,15 @@ class SandboxState:
         created = self.create_target_material(body["sample"], body.get("layers") or [])
         return _answer(created, 201)
 
-    def answer_sims(self, data_id: str) -> Answer:
-        """`GET /sims/{data_id}`."""
-        return self._check_kind(data_id, "sims", "SIMS") or (
-            200,
-            self.catalogue.sims_json(data_id),
-        )
-
-    def answer_oes(self, data_id: str) -> Answer:
-        """`GET /oes/{data_id}`."""
-        return self._check_kind(data_id, "oes", "OES") or (200, self.catalogue.oes_json(data_id))
+    def answer_result(self, route: ResultRoute, data_id: str) -> Answer:
+        """`GET /{kind}/{data_id}`: the entry's result, or 404 for an entry of another kind."""
+        entry = self.catalogue.get(data_id)
+        if entry is None:
+            return _answer({"detail": f"Data entry {data_id} not found."}, 404)
+        if entry.kind not in route.kinds:
+            detail = f"Data entry {data_id} has no {route.label} data (it is a {entry.kind} entry)."
+            return _answer({"detail": detail}, 404)
+        return 200, self.catalogue.result_json(data_id)
 
     def answer_data_entries(self, query: Mapping[str, list[str]]) -> Answer:
         """`GET /data_entries/`: the catalogue search (each query parameter, all its values).
@@ -308,17 +358,6 @@ class SandboxState:
         ]
         return _answer(samples)
 
-    def answer_spectrum(self, kind: str, data_id: str) -> Answer:
-        """`GET /{kind}/{data_id}` for `xps`, `xrd`, `photoluminescence` and `raman`."""
-        kinds = ("photoluminescence", "pl") if kind == "photoluminescence" else (kind,)
-        entry = self.catalogue.get(data_id)
-        if entry is None:
-            return _answer({"detail": f"Data entry {data_id} not found."}, 404)
-        if entry.kind not in kinds:
-            detail = f"Data entry {data_id} has no {kind} data (it is a {entry.kind} entry)."
-            return _answer({"detail": detail}, 404)
-        return 200, self.catalogue.spectrum_json(data_id)
-
     def dispatch(
         self, method: str, path: str, query: Mapping[str, list[str]], body: bytes
     ) -> Answer | None:
@@ -326,21 +365,17 @@ class SandboxState:
 
         `path` is relative to the base URL and percent-decoded.
         """
-        parts = path.split("/")
-        if method == "GET" and len(parts) == 2 and parts[1]:
-            kind, data_id = parts
-            if kind == "sims":
-                return self.answer_sims(data_id)
-            if kind == "oes":
-                return self.answer_oes(data_id)
-            if kind in SPECTRUM_KINDS:
-                return self.answer_spectrum(kind, data_id)
-        if method == "GET" and len(parts) == 3 and parts[0] == "projects" and parts[1]:
-            return self.answer_project_samples(parts[1]) if parts[2] == "physical_samples" else None
         if method == "POST" and path == "target-materials/":
             return self.answer_create_target_material(body)
         if method != "GET":
             return None
+        for route in RESULT_ROUTES:
+            data_id = route.match(path)
+            if data_id is not None:
+                return self.answer_result(route, data_id)
+        parts = path.split("/")
+        if len(parts) == 3 and parts[0] == "projects" and parts[1]:
+            return self.answer_project_samples(parts[1]) if parts[2] == "physical_samples" else None
         simple = {
             "instruments/synthesis/": self.answer_instruments,
             "target-materials/": self.answer_target_materials,
@@ -352,15 +387,6 @@ class SandboxState:
             return self.answer_data_entries(query)
         if path == "physical_samples/":
             return self.answer_physical_samples(query)
-        return None
-
-    def _check_kind(self, data_id: str, kind: str, label: str) -> Answer | None:
-        entry = self.catalogue.get(data_id)
-        if entry is None:
-            return _answer({"detail": f"Data entry {data_id} not found."}, 404)
-        if entry.kind != kind:
-            detail = f"Data entry {data_id} has no {label} data (it is a {entry.kind} entry)."
-            return _answer({"detail": detail}, 404)
         return None
 
 

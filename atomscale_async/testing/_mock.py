@@ -146,7 +146,8 @@ class AtomscaleMock:
     Use it through the `atomscale_mock` pytest fixture, or as a context manager.
 
     Args:
-        entries: Number of catalogue entries (SIMS, OES and a few unknown kinds).
+        entries: Number of catalogue entries (every kind of the kind table, first one of
+            each, and a few kinds the SDK does not type).
         seed: Seed of the data: the same seed gives the same ids and answers.
         api_key: The key requests must send; None accepts any request.
         base_url: Where the API is mocked.
