@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import logging
+import types
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -156,6 +157,41 @@ def _dict_hook(type_: Any) -> Callable[[Any, type], Any]:
     return structure_mapping
 
 
+def _is_optional_type(type_: Any) -> bool:
+    """``X | None`` (``Optional[X]``) of exactly one other type."""
+    if typing.get_origin(type_) not in (typing.Union, types.UnionType):
+        return False
+    args = typing.get_args(type_)
+    return len(args) == 2 and types.NoneType in args
+
+
+def _optional_hook(type_: Any) -> Callable[[Any, type], Any]:
+    # cattrs' own hook looks the other type's hook up on every value; a catalogue
+    # entry has some fifteen optional fields, so look it up once (on first use, so
+    # that a model may refer to itself).
+    inner = next(arg for arg in typing.get_args(type_) if arg is not types.NoneType)
+    hook: Callable[[Any, type], Any] | None = None
+
+    if inner in (str, int, bool):
+        # What their hooks let through unchanged; anything else gets the hook's error.
+        def structure_optional_scalar(value: Any, _: type) -> Any:
+            if value is None or type(value) is inner:
+                return value
+            return converter.get_structure_hook(inner)(value, inner)
+
+        return structure_optional_scalar
+
+    def structure_optional(value: Any, _: type) -> Any:
+        nonlocal hook
+        if value is None:
+            return None
+        if hook is None:
+            hook = converter.get_structure_hook(inner)
+        return hook(value, inner)
+
+    return structure_optional
+
+
 def _is_list_type(type_: Any) -> bool:
     return typing.get_origin(type_) is list
 
@@ -277,6 +313,7 @@ converter.register_structure_hook(FloatArray, _structure_float_array)
 converter.register_structure_hook_func(lambda t: t is Any, _structure_any)
 converter.register_structure_hook_factory(_is_dict_type, _dict_hook)
 converter.register_structure_hook_factory(_is_list_type, _list_hook)
+converter.register_structure_hook_factory(_is_optional_type, _optional_hook)
 converter.register_structure_hook_factory(attrs.has, _attrs_hook)
 converter.register_unstructure_hook(FloatArray, FloatArray.tolist)
 converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)

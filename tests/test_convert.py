@@ -26,6 +26,7 @@ from atomscale_async import (
     SynthSourceType,
     TargetMaterial,
     TargetMaterialSample,
+    XPSResult,
 )
 from atomscale_async._convert import decode, structure, structure_input
 from atomscale_async._generated.models import TargetMaterialCreate, TargetMaterialLayerCreate
@@ -92,6 +93,36 @@ def test_scalars_are_strict(field: str, value: Any, expected: str) -> None:
     payload = fresh(INSTRUMENT) | {field: value}
     errors = errors_of(payload, SynthesisInstrument)
     assert any(expected in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("orientation", 1, "expected a string, got int @ $.orientation"),
+        ("mp_id", ["mp-1"], "expected a string, got an array @ $.mp_id"),
+        ("detail_note_content", True, "expected a string, got a boolean @ $.detail_note_content"),
+    ],
+)
+def test_optional_fields_are_as_strict_as_required_ones(
+    field: str, value: Any, expected: str
+) -> None:
+    payload = fresh(TARGET_MATERIAL)
+    assert structure(payload | {field: None}, TargetMaterial, "e").to_dict()[field] is None
+    assert errors_of(payload | {field: value}, TargetMaterial) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1, "expected a boolean, got int @ $.set_elements"),
+        ("true", "expected a boolean, got a string 'true' @ $.set_elements"),
+    ],
+)
+def test_optional_boolean_is_strict(value: Any, expected: str) -> None:
+    payload: dict[str, Any] = {"data_id": "x", "binding_energies": [1.0], "intensities": [2.0]}
+    assert structure(payload, XPSResult, "e").set_elements is None
+    assert structure(payload | {"set_elements": False}, XPSResult, "e").set_elements is False
+    assert errors_of(payload | {"set_elements": value}, XPSResult) == [expected]
 
 
 def test_float_field_rejects_string_and_bool() -> None:
