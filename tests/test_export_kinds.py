@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -55,6 +57,35 @@ def test_parquet_has_a_dataset_per_kind(
     xrd = pandas.read_parquet(path / "kind=xrd")
     assert len(xrd) == 2
     assert len(xrd.loc[0, "two_theta"]) > 100
+
+
+def _as_received(value: Any, stored: Any) -> Any:
+    """A value of a Parquet row as ``to_dict()`` gives it (JSON text, maps, timestamps)."""
+    if isinstance(stored, datetime):
+        return stored.isoformat().replace("+00:00", "Z")
+    if isinstance(stored, str) and not isinstance(value, str):
+        return orjson.loads(stored)  # passed through as received, or a free-form object
+    if isinstance(value, dict) and isinstance(stored, list):
+        return dict(stored)  # a map of names to numbers
+    return stored
+
+
+@pytest.mark.parametrize("kind", sorted(CANONICAL - {"sims", "oes"}))
+def test_parquet_keeps_every_field_of_the_newer_kinds(
+    kind: str, server: SandboxServer, picked: list[str], tmp_path: Path
+) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "pull.parquet"
+    with Client(api_key=server.api_key, base_url=server.base_url) as client:
+        results = client.get(picked)
+        client.export(picked, path)
+    mine = {r.data_id: r.to_dict() for r in results if isinstance(r, KINDS[kind].model)}
+    rows = pq.read_table(path / f"kind={kind}").to_pylist()
+    assert {row["data_id"] for row in rows} == set(mine)  # pl's ids with photoluminescence's
+    for row in rows:
+        expected = mine[row["data_id"]]
+        assert set(row) == set(expected)
+        assert {name: _as_received(v, row[name]) for name, v in expected.items()} == expected
 
 
 def test_the_cli_get_table_describes_each_kind(server: SandboxServer, picked: list[str]) -> None:
