@@ -29,6 +29,16 @@ HEADER = (
 )
 MODEL_IMPORTS = "# <model imports>"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+#: The keywords of a kind's answer schema that the kind table keeps.
+ANSWER_KEYWORDS = frozenset(
+    {
+        "type", "properties", "required", "items", "additionalProperties", "anyOf", "oneOf",
+        "allOf", "enum", "const", "format", "pattern", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "minLength",
+        "maxLength", "minProperties", "maxProperties", "default", "example", "examples",
+        "x-numeric-array", "x-sdk-aliases",
+    }
+)  # fmt: skip
 
 Schema = Mapping[str, Any]
 
@@ -67,6 +77,30 @@ def _import_line(module: str, names: list[str]) -> str:
 def _literal(value: object) -> str:
     """Python source of a JSON scalar, strings double-quoted."""
     return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def _source(value: object, column: int = 0, indent: int = 0) -> str:
+    """Python source of JSON data, laid out as ``ruff format`` would (one item a line if long)."""
+    flat = _flat_source(value)
+    if column + len(flat) <= 99 or not isinstance(value, dict | list) or not value:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        items = [
+            f"{pad}{_literal(key)}: {_source(item, len(pad) + len(_literal(key)) + 2, indent + 4)},"
+            for key, item in value.items()
+        ]
+        return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+    items = [f"{pad}{_source(item, len(pad), indent + 4)}," for item in value]
+    return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _flat_source(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_flat_source(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flat_source(v) for v in value) + "]"
+    return _literal(value)
 
 
 def _types_of(schema: Schema) -> tuple[list[str], bool]:
@@ -113,6 +147,41 @@ class Generator:
                 if any(name == known[0] for known in out):
                     raise ValueError(f"kind {name!r} is declared twice")
                 out.append((name, names[0], resource["attribute"], resource["method"], model))
+        return out
+
+    def _kind_of_model(self) -> dict[str, str]:
+        """Result model -> its kind's first name."""
+        found: dict[str, str] = {}
+        for _name, canonical, _attribute, _method, model in self.kinds():
+            found.setdefault(model, canonical)
+        return found
+
+    def answer_schema(self, op: Schema) -> dict[str, Any]:
+        """The JSON Schema of an operation's 2xx answer, references inlined.
+
+        Only what constrains a value is kept (types, properties, bounds, formats...) and
+        the extensions that say how to read it (``x-numeric-array``, ``x-sdk-aliases``).
+        """
+        return self._inline(self._response_schema(op), ())
+
+    def _inline(self, schema: Schema, seen: tuple[str, ...]) -> dict[str, Any]:
+        name = _ref_name(schema)
+        if name is not None:
+            if name in seen:
+                raise ValueError(f"a kind's answer schema must not be recursive: {name}")
+            return self._inline(self.schemas[name], (*seen, name))
+        out: dict[str, Any] = {}
+        for key, value in schema.items():
+            if key not in ANSWER_KEYWORDS:
+                continue
+            if key == "properties":
+                out[key] = {k: self._inline(v, seen) for k, v in value.items()}
+            elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+                out[key] = self._inline(value, seen)
+            elif key in ("anyOf", "oneOf", "allOf"):
+                out[key] = [self._inline(v, seen) for v in value]
+            else:
+                out[key] = value
         return out
 
     def catalogue_chunk(self) -> int:
@@ -211,7 +280,7 @@ class Generator:
         mixins = sorted(n for n, s in self.schemas.items() if s.get("x-mixin"))
         if mixins:
             lines.append(_import_line(".._mixins", [m + "Mixin" for m in mixins]))
-        lines.append("from .._model import Model")
+        lines.append("from .._model import Model, ResultModel")
         names = [
             n
             for n, s in self.schemas.items()
@@ -250,7 +319,9 @@ class Generator:
 
     def _model(self, name: str) -> list[str]:
         schema = self.schemas[name]
-        bases = ([f"{name}Mixin"] if schema.get("x-mixin") else []) + ["Model"]
+        kind = self._kind_of_model().get(name)
+        base = "Model" if kind is None else "ResultModel"
+        bases = ([f"{name}Mixin"] if schema.get("x-mixin") else []) + [base]
         repr_option = ", repr=False" if schema.get("x-custom-repr") else ""
         lines = [
             f"@attrs.frozen(kw_only=True, unsafe_hash=False{repr_option})",
@@ -294,6 +365,8 @@ class Generator:
             ]
         if schema.get("x-sdk-lenient"):
             lines += ["    _lenient: ClassVar[bool] = True", ""]
+        if kind is not None:
+            lines += [f"    _kind: ClassVar[str] = {_literal(kind)}", ""]
         for field in schema.get("x-sdk-path-fields", {}):
             lines.append(f"    {field}: str")
         for field, (sub, is_required) in self._attributes(schema).items():
@@ -648,7 +721,7 @@ class Generator:
             "",
             "from collections.abc import Awaitable, Callable, Mapping",
             "from types import MappingProxyType",
-            "from typing import Final, Protocol, TypeAlias",
+            "from typing import Any, Final, Protocol, TypeAlias",
             "",
             "import attrs",
             "",
@@ -688,6 +761,9 @@ class Generator:
             "        method: The resource method that fetches one result by data id.",
             "        path: The endpoint's path template.",
             "        model: The result model.",
+            "        schema: The JSON Schema of the endpoint's answer, references inlined (read",
+            "            only): the sandbox synthesises the answers of a kind it has no",
+            "            generator for from it (any JSON when not given).",
             '    """',
             "",
             "    name: str",
@@ -696,21 +772,28 @@ class Generator:
             "    method: str",
             "    path: str",
             "    model: type[Model]",
+            "    schema: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)",
+            "",
+        ]
+        paths: dict[str, str] = {}
+        for path, _method, op in self.operations():
+            if op.get("x-sdk-kind"):
+                attribute = op["x-sdk-resource"]["attribute"]
+                paths[attribute] = path
+                name = f"_{_const(attribute)}_ANSWER"
+                head = f"{name}: Final[Mapping[str, Any]] = "
+                lines += ["", head + _source(self.answer_schema(op), len(head))]
+        lines += [
             "",
             "",
             "KINDS: Final[Mapping[str, Kind]] = MappingProxyType(",
             "    {",
         ]
-        paths = {
-            op["x-sdk-resource"]["attribute"]: path
-            for path, _method, op in self.operations()
-            if op.get("x-sdk-kind")
-        }
         for name, canonical, attribute, method, model in kinds:
             lines.append(
                 f'        "{name}": Kind(name="{name}", canonical="{canonical}", '
                 f'attribute="{attribute}", method="{method}", path="{paths[attribute]}", '
-                f"model={model}),"
+                f"model={model}, schema=_{_const(attribute)}_ANSWER),"
             )
         lines += [
             "    }",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._convert import unstructure
 
-__all__ = ["Model"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Model", "ResultModel"]
 
 
 class Model:
@@ -30,3 +33,28 @@ class Model:
         """
         data: dict[str, Any] = unstructure(self)
         return data
+
+
+class ResultModel(Model):
+    """Base of the result of every kind of the kind table: what a kind offers by default.
+
+    A kind described in ``openapi.yaml`` gets its model at once; its plot (and other
+    behaviour) is written by hand in a mixin (``x-mixin``), and until then ``plot()``
+    says so.
+    """
+
+    __slots__ = ()
+    #: The kind's first name in the kind table, e.g. ``"photoluminescence"``.
+    _kind: ClassVar[str] = ""
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Plot the result; a kind without a plot of its own raises.
+
+        Raises:
+            NotImplementedError: No plot is written for this kind yet.
+        """
+        msg = (
+            f"no plot is written for {self._kind!r} results ({type(self).__name__}) yet; "
+            "plot its arrays with matplotlib (result.to_dict() holds them)"
+        )
+        raise NotImplementedError(msg)

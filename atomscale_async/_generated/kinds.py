@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Final, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 import attrs
 
@@ -75,6 +75,9 @@ class Kind:
         method: The resource method that fetches one result by data id.
         path: The endpoint's path template.
         model: The result model.
+        schema: The JSON Schema of the endpoint's answer, references inlined (read
+            only): the sandbox synthesises the answers of a kind it has no
+            generator for from it (any JSON when not given).
     """
 
     name: str
@@ -83,17 +86,177 @@ class Kind:
     method: str
     path: str
     model: type[Model]
+    schema: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
+
+
+_SIMS_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": [
+            "data_id",
+            "id",
+            "processed_data_id",
+            "species_name",
+            "depths",
+            "depth_units",
+            "concentrations",
+            "concentration_units",
+            "species_metadata",
+            "last_updated",
+        ],
+        "properties": {
+            "data_id": {"type": "string"},
+            "id": {"type": "string"},
+            "processed_data_id": {"type": "string"},
+            "species_name": {"type": "string"},
+            "depths": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+            "depth_units": {"type": "string"},
+            "concentrations": {
+                "type": "array",
+                "items": {"type": "number"},
+                "x-numeric-array": True,
+            },
+            "concentration_units": {"type": "string"},
+            "species_metadata": {"type": "object"},
+            "last_updated": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+_OES_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "required": [
+        "data_id",
+        "id",
+        "wavelengths",
+        "wavelength_unit",
+        "sample",
+        "scope_corrected",
+        "spectrum_type",
+        "detected_peaks",
+        "constraint_mode",
+        "spectral_metadata",
+        "last_updated",
+    ],
+    "properties": {
+        "data_id": {"type": "string"},
+        "id": {"type": "string"},
+        "wavelengths": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "wavelength_unit": {"type": "string"},
+        "sample": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "reference": {
+            "type": ["array", "null"],
+            "items": {"type": "number"},
+            "x-numeric-array": True,
+        },
+        "dark": {"type": ["array", "null"], "items": {"type": "number"}, "x-numeric-array": True},
+        "scope_corrected": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "spectrum_type": {"type": "string"},
+        "detected_peaks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["peak_id", "wavelength_nm", "element"],
+                "properties": {
+                    "peak_id": {"type": "string"},
+                    "wavelength_nm": {"type": "number"},
+                    "element": {"type": "string"},
+                },
+            },
+        },
+        "constraint_mode": {"type": "string"},
+        "constrained_elements": {"type": ["array", "null"], "items": {"type": "string"}},
+        "spectral_metadata": {"type": "object"},
+        "last_updated": {"type": "string", "format": "date-time"},
+    },
+}
+
+_XPS_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "required": ["binding_energies", "intensities"],
+    "properties": {
+        "xps_id": {"type": ["string", "null"]},
+        "binding_energies": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "intensities": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "predicted_composition": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "number"},
+        },
+        "detected_peaks": {},
+        "set_elements": {"type": "boolean"},
+        "last_updated": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_XRD_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "required": ["two_theta", "intensities"],
+    "properties": {
+        "id": {"type": ["string", "null"]},
+        "two_theta": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "intensities": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "detected_peaks": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["two_theta"],
+                "properties": {
+                    "two_theta": {"type": "number"},
+                    "intensity": {"type": ["number", "null"]},
+                    "d_spacing_angstrom": {"type": ["number", "null"]},
+                    "prominence": {"type": ["number", "null"]},
+                    "fwhm_degrees": {"type": ["number", "null"]},
+                },
+            },
+        },
+        "wavelength_angstrom": {"type": "number", "default": 1.5406},
+        "two_theta_unit": {"type": "string", "default": "degrees"},
+        "spectral_metadata": {"type": ["object", "null"]},
+        "last_updated": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_PHOTOLUMINESCENCE_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "x-sdk-aliases": {"photoluminescence_id": ["photoluminescence_id", "id"]},
+    "required": ["energies", "intensities"],
+    "properties": {
+        "photoluminescence_id": {"type": ["string", "null"]},
+        "id": {"type": ["string", "null"]},
+        "energies": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "intensities": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "detected_peaks": {},
+        "last_updated": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_RAMAN_ANSWER: Final[Mapping[str, Any]] = {
+    "type": "object",
+    "x-sdk-aliases": {"raman_id": ["raman_id", "id"], "raman_shift": ["wavenumbers", "energies"]},
+    "required": ["intensities"],
+    "anyOf": [{"required": ["wavenumbers"]}, {"required": ["energies"]}],
+    "properties": {
+        "raman_id": {"type": ["string", "null"]},
+        "id": {"type": ["string", "null"]},
+        "wavenumbers": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "energies": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "intensities": {"type": "array", "items": {"type": "number"}, "x-numeric-array": True},
+        "detected_peaks": {},
+        "last_updated": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
 
 
 KINDS: Final[Mapping[str, Kind]] = MappingProxyType(
     {
-        "sims": Kind(name="sims", canonical="sims", attribute="sims", method="get", path="/sims/{data_id}", model=SIMSResult),
-        "oes": Kind(name="oes", canonical="oes", attribute="oes", method="get", path="/oes/{data_id}", model=OESResult),
-        "xps": Kind(name="xps", canonical="xps", attribute="xps", method="get", path="/xps/{data_id}", model=XPSResult),
-        "xrd": Kind(name="xrd", canonical="xrd", attribute="xrd", method="get", path="/xrd/{data_id}", model=XRDResult),
-        "photoluminescence": Kind(name="photoluminescence", canonical="photoluminescence", attribute="photoluminescence", method="get", path="/photoluminescence/{data_id}", model=PhotoluminescenceResult),
-        "pl": Kind(name="pl", canonical="photoluminescence", attribute="photoluminescence", method="get", path="/photoluminescence/{data_id}", model=PhotoluminescenceResult),
-        "raman": Kind(name="raman", canonical="raman", attribute="raman", method="get", path="/raman/{data_id}", model=RamanResult),
+        "sims": Kind(name="sims", canonical="sims", attribute="sims", method="get", path="/sims/{data_id}", model=SIMSResult, schema=_SIMS_ANSWER),
+        "oes": Kind(name="oes", canonical="oes", attribute="oes", method="get", path="/oes/{data_id}", model=OESResult, schema=_OES_ANSWER),
+        "xps": Kind(name="xps", canonical="xps", attribute="xps", method="get", path="/xps/{data_id}", model=XPSResult, schema=_XPS_ANSWER),
+        "xrd": Kind(name="xrd", canonical="xrd", attribute="xrd", method="get", path="/xrd/{data_id}", model=XRDResult, schema=_XRD_ANSWER),
+        "photoluminescence": Kind(name="photoluminescence", canonical="photoluminescence", attribute="photoluminescence", method="get", path="/photoluminescence/{data_id}", model=PhotoluminescenceResult, schema=_PHOTOLUMINESCENCE_ANSWER),
+        "pl": Kind(name="pl", canonical="photoluminescence", attribute="photoluminescence", method="get", path="/photoluminescence/{data_id}", model=PhotoluminescenceResult, schema=_PHOTOLUMINESCENCE_ANSWER),
+        "raman": Kind(name="raman", canonical="raman", attribute="raman", method="get", path="/raman/{data_id}", model=RamanResult, schema=_RAMAN_ANSWER),
     }
 )
 """Every kind, by the catalogue's name (aliases included)."""

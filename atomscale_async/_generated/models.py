@@ -20,7 +20,7 @@ from .._mixins import (
     XPSResultMixin,
     XRDResultMixin,
 )
-from .._model import Model
+from .._model import Model, ResultModel
 
 __all__ = [
     "CharSourceType",
@@ -289,13 +289,15 @@ class SIMSDepthProfile(SIMSDepthProfileMixin, Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class SIMSResult(SIMSResultMixin, Model):
+class SIMSResult(SIMSResultMixin, ResultModel):
     """The SIMS depth profiles of one data entry (the SDK's wrapper around the endpoint's array).
 
     Attributes:
         data_id: Data entry UUID.
         depth_profiles: One profile per species, ordered by species name.
     """
+
+    _kind: ClassVar[str] = "sims"
 
     data_id: str
     depth_profiles: list[SIMSDepthProfile]
@@ -317,7 +319,7 @@ class DetectedPeak(Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class OESResult(OESResultMixin, Model):
+class OESResult(OESResultMixin, ResultModel):
     """The most recent processed OES result of a data entry.
 
     Attributes:
@@ -336,6 +338,8 @@ class OESResult(OESResultMixin, Model):
         spectral_metadata: Metadata about the measurement.
         last_updated: Time of the last update.
     """
+
+    _kind: ClassVar[str] = "oes"
 
     data_id: str
     id: str
@@ -495,7 +499,7 @@ class Project(Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class XPSResult(XPSResultMixin, Model):
+class XPSResult(XPSResultMixin, ResultModel):
     """The processed XPS result of a data entry (inferred from the platform's public SDK).
 
     Attributes:
@@ -508,6 +512,8 @@ class XPSResult(XPSResultMixin, Model):
         set_elements: Whether the elements of the fit were set by hand.
         last_updated: Time of the last update.
     """
+
+    _kind: ClassVar[str] = "xps"
 
     data_id: str
     xps_id: str | None = None
@@ -539,7 +545,7 @@ class XRDPeak(Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class XRDResult(XRDResultMixin, Model):
+class XRDResult(XRDResultMixin, ResultModel):
     """The processed XRD pattern of a data entry (inferred from the platform's public SDK).
 
     Attributes:
@@ -554,6 +560,8 @@ class XRDResult(XRDResultMixin, Model):
         last_updated: Time of the last update.
     """
 
+    _kind: ClassVar[str] = "xrd"
+
     data_id: str
     id: str | None = None
     two_theta: FloatArray
@@ -566,7 +574,7 @@ class XRDResult(XRDResultMixin, Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class PhotoluminescenceResult(PhotoluminescenceResultMixin, Model):
+class PhotoluminescenceResult(PhotoluminescenceResultMixin, ResultModel):
     """The processed photoluminescence spectrum of a data entry (inferred from the platform's public SDK).
 
     Attributes:
@@ -580,6 +588,8 @@ class PhotoluminescenceResult(PhotoluminescenceResultMixin, Model):
 
     _aliases: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("photoluminescence_id", ("photoluminescence_id", "id",)),)
 
+    _kind: ClassVar[str] = "photoluminescence"
+
     data_id: str
     photoluminescence_id: str | None = None
     energies: FloatArray
@@ -589,7 +599,7 @@ class PhotoluminescenceResult(PhotoluminescenceResultMixin, Model):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False, repr=False)
-class RamanResult(RamanResultMixin, Model):
+class RamanResult(RamanResultMixin, ResultModel):
     """The processed Raman spectrum of a data entry (inferred from the platform's public SDK).
 
     Attributes:
@@ -602,6 +612,8 @@ class RamanResult(RamanResultMixin, Model):
     """
 
     _aliases: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = (("raman_id", ("raman_id", "id",)), ("raman_shift", ("wavenumbers", "energies",)),)
+
+    _kind: ClassVar[str] = "raman"
 
     data_id: str
     raman_id: str | None = None

@@ -1,9 +1,10 @@
 """A local server that speaks the Atomscale API, for tests and demos (like stripe-mock).
 
-Serve seeded, realistic data (synthesis instruments, target materials, SIMS depth
-profiles, OES spectra) in-process or on 127.0.0.1 (from a thread, or with
-`SandboxServer(process=True)` from a child process that does not share the client's
-GIL), and inject faults (latency, 5xx, 429 with `Retry-After`, dropped connections) to
+Serve seeded, realistic data (synthesis instruments, target materials, the catalogue,
+SIMS, OES, XPS, XRD, photoluminescence and Raman results; any other kind of the SDK's
+kind table with data synthesised from its schema) in-process or on 127.0.0.1 (from a
+thread, or with `SandboxServer(process=True)` from a child process that does not share
+the client's GIL), and inject faults (latency, 5xx, 429 with `Retry-After`, dropped connections) to
 exercise a client's error handling.
 
 Example:

@@ -33,6 +33,7 @@ import orjson
 from atomscale_async._generated.kinds import KINDS
 from atomscale_async.sandbox._search import EntryDetails, entry_details, entry_json
 from atomscale_async.sandbox._spectra import GENERATORS, KIND_PREFIXES
+from atomscale_async.sandbox._synth import synthesise
 
 JSONObject = dict[str, Any]
 _T = TypeVar("_T")
@@ -199,7 +200,10 @@ class CatalogueEntry:
 
 
 class Catalogue:
-    """The seeded data entries and their lazily generated SIMS and OES payloads.
+    """The seeded data entries and their lazily generated results.
+
+    A kind of the kind table without a generator here gets results synthesised from its
+    schema (`_synth`).
 
     Args:
         entries: Number of data entries.
@@ -247,6 +251,9 @@ class Catalogue:
         )
         self.spectrum_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
             self._encode_spectrum
+        )
+        self.synthesised_json: Callable[[str], bytes] = functools.lru_cache(maxsize=cache_size)(
+            self._synthesise
         )
         self._records: dict[str, tuple[JSONObject, EntryDetails]] = {}
         # The kinds with realistic data; any other kind of the table is synthesised.
@@ -307,7 +314,8 @@ class Catalogue:
 
     def result_json(self, data_id: str) -> bytes:
         """The encoded result of a known entry, as `GET /{kind}/{data_id}` answers it."""
-        return self._realistic[self._known(data_id).kind](data_id)
+        encode = self._realistic.get(self._known(data_id).kind, self.synthesised_json)
+        return encode(data_id)
 
     def spectrum_payload(self, data_id: str) -> JSONObject:
         """The result of an XPS, XRD, photoluminescence or Raman entry, decoded."""
@@ -319,6 +327,13 @@ class Catalogue:
         generate = GENERATORS[entry.kind]
         rng = _rng(self.seed, data_id, entry.kind)
         return orjson.dumps(generate(rng, entry.sample_name, entry.collected or _EPOCH))
+
+    def _synthesise(self, data_id: str) -> bytes:
+        entry = self._known(data_id)
+        rng = _rng(self.seed, data_id, entry.kind, "synthesised")
+        moment = entry.collected or _EPOCH
+        schema = KINDS[entry.kind].schema
+        return orjson.dumps(synthesise(schema, rng, data_id=data_id, moment=moment))
 
     def _known(self, data_id: str) -> CatalogueEntry:
         entry = self._entries.get(data_id)
