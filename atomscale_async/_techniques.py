@@ -128,9 +128,13 @@ class _Spectrum:
         require(f"{type(self).__name__}.peaks_frame()", "pandas", "pandas", "numpy")
         import pandas as pd
 
-        frame = pd.DataFrame(_peak_records(getattr(self, "detected_peaks", None)))
+        frame = pd.DataFrame(self._peak_rows())
         frame.attrs["data_id"] = self.data_id
         return frame
+
+    def _peak_rows(self) -> list[dict[str, Any]]:
+        """The rows of ``peaks_frame()``, one dict per peak."""
+        return _peak_records(getattr(self, "detected_peaks", None))
 
     @classmethod
     def _frames_of(cls, results: Sequence[Any]) -> dict[str, pd.DataFrame]:
@@ -240,12 +244,13 @@ class XRDResultMixin(_Spectrum):
         require("XRDResult.peaks_frame()", "pandas", "pandas", "numpy")
         import pandas as pd
 
-        result = cast("XRDResult", self)
-        columns = self._peak_columns
-        rows = [[getattr(p, c) for c in columns] for p in result.detected_peaks or []]
-        frame = pd.DataFrame(rows, columns=list(columns), dtype="float64")
-        frame.attrs["data_id"] = result.data_id
+        frame = pd.DataFrame(self._peak_rows(), columns=list(self._peak_columns), dtype="float64")
+        frame.attrs["data_id"] = cast("XRDResult", self).data_id
         return frame
+
+    def _peak_rows(self) -> list[dict[str, Any]]:
+        peaks = cast("XRDResult", self).detected_peaks or []
+        return [{c: getattr(p, c) for c in self._peak_columns} for p in peaks]
 
     def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
         """Plot intensity against 2θ (in the result's unit), the detected reflections marked.
