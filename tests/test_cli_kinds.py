@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 import orjson
 import pytest
 
 from atomscale_async import Client
 from atomscale_async._cli import main
 from atomscale_async._cli._demo import _kind_order
-from atomscale_async._generated.kinds import KINDS
+from atomscale_async._generated.kinds import KINDS, Kind
+from atomscale_async._model import ResultModel
 from atomscale_async.sandbox import SandboxServer
 
 #: The kinds whose ``get`` prints the result's fields (SIMS and OES have summaries of their own).
@@ -117,3 +120,45 @@ def test_get_of_a_kind_saves_its_plot(
 def test_the_demo_orders_kinds_as_the_table_does() -> None:
     kinds = ["raman", "hologram", "oes", "pl", "sims", "xps"]
     assert sorted(kinds, key=_kind_order) == ["sims", "oes", "xps", "pl", "raman", "hologram"]
+
+
+@attrs.frozen(kw_only=True)
+class HologramResult(ResultModel):
+    """A kind described without hand-written behaviour: attrs' repr, no plot."""
+
+    _kind = "hologram"
+    data_id: str
+    phase: list[float]
+
+
+def test_a_kind_without_a_repr_or_plot_of_its_own_is_described_briefly(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from types import MappingProxyType
+
+    from atomscale_async import _export
+    from atomscale_async._bulk import Outcome
+    from atomscale_async._cli import _commands
+    from atomscale_async._cli._output import CLIError, Output
+
+    table = dict(KINDS)
+    table["hologram"] = Kind(
+        name="hologram",
+        canonical="hologram",
+        attribute="hologram",
+        method="get",
+        path="/hologram/{data_id}",
+        model=HologramResult,
+    )
+    monkeypatch.setattr(_export, "KINDS", MappingProxyType(table))
+    result = HologramResult(data_id="h1", phase=[0.25] * 10_000)
+    kind, text = _commands._describe(Outcome("h1", cast(Any, result)))
+    assert kind == "hologram"
+    assert text.startswith("HologramResult(data_id='h1', phase=[0.25, ")
+    assert len(text) == 120
+    assert text.endswith("…")
+    out = Output(io.StringIO(), io.StringIO(), "table", None)
+    pytest.importorskip("matplotlib")
+    with pytest.raises(CLIError, match="no plot is written for 'hologram' results"):
+        _commands._save_plot(cast(Any, result), tmp_path / "h.png", out)
+    assert not (tmp_path / "h.png").exists()

@@ -34,6 +34,9 @@ from ._output import (
 
 __all__ = ["API_COMMANDS", "Command", "api_client", "outcome_record", "want_progress"]
 
+#: The longest description of one result in the table of ``get``.
+_DESCRIBED = 120
+
 
 def api_client(args: argparse.Namespace, **options: Any) -> AsyncClient:
     """The client a command calls the API with, from ``--api-key`` and ``--base-url``."""
@@ -166,7 +169,10 @@ def _save_plot(result: KnownResult, path: Path, out: Output) -> None:
     plot: Callable[[], Any] | None = getattr(result, "plot", None)
     if plot is None:
         raise CLIError("this version of atomscale-async cannot plot results")
-    ax = plot()
+    try:
+        ax = plot()
+    except NotImplementedError as exc:  # a kind whose plot is not written yet
+        raise CLIError(str(exc)) from None
     try:
         ax.figure.savefig(path)
     except (OSError, ValueError) as exc:
@@ -277,7 +283,8 @@ def _describe(outcome: Outcome) -> tuple[str, str]:
         return result.data_type, "not fetched: a kind this SDK does not know"
     if isinstance(result, SIMSResult | OESResult):
         return kind_of(result), result.summary().describe()
-    return kind_of(result), repr(result)
+    text = repr(result)  # short for the kinds with a repr of their own, not for a new kind
+    return kind_of(result), text if len(text) <= _DESCRIBED else text[: _DESCRIBED - 1] + "…"
 
 
 class _Sink:
