@@ -35,9 +35,9 @@ import errno
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 import anyio
 import attrs
@@ -47,9 +47,6 @@ from . import _bulk
 from ._bulk import Outcome, UnknownResult
 from ._generated.kinds import KINDS
 from ._generated.models import DataEntry
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
 
 __all__ = [
     "DEFAULT_ROWS_PER_PART",
@@ -390,8 +387,20 @@ def _sink(path: Path, format: ExportFormat, rows_per_part: int) -> Sink:
     return ParquetDataset(path, rows_per_part=rows_per_part)
 
 
+class ExportClient(_bulk.BulkClient, Protocol):
+    """What an export needs of a client: a bulk client that streams outcomes."""
+
+    def iter_results(
+        self,
+        data_ids: str | Iterable[str | DataEntry],
+        *,
+        data_type: str | None = None,
+        concurrency: int | None = None,
+    ) -> AsyncGenerator[Outcome, None]: ...
+
+
 async def export(
-    client: AsyncClient,
+    client: ExportClient,
     data_ids: str | Iterable[str | DataEntry],
     path: str | os.PathLike[str],
     *,

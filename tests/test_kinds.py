@@ -231,3 +231,25 @@ def test_bulk_depends_on_a_resources_protocol_not_on_the_client() -> None:
     assert "_client" not in imported
     client: _bulk.BulkClient = AsyncClient(api_key="k")  # an AsyncClient fits the protocol
     assert fetch_function(client, "raman") is not None
+
+
+def test_no_module_the_client_uses_imports_the_client_back() -> None:
+    import ast
+    import importlib
+    import inspect
+
+    from atomscale_async import _client
+
+    def imported(module: object) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names.update([node.module] if node.module else [a.name for a in node.names])
+        return names
+
+    used = {name for name in imported(_client) if name.startswith("_") and name != "_client"}
+    assert {"_bulk", "_export", "_search"} <= used
+    for name in sorted(used):
+        module = importlib.import_module(f"atomscale_async.{name}")
+        assert "_client" not in imported(module), name
