@@ -7,7 +7,9 @@ A search is one unpaged answer: every entry the filters match, each with some tw
 the sandbox's own (realistic fields, spread over two years), built once.
 
 Reported: the median time of each over several runs (interleaved), the SDK's time per entry
-and its ratio to ``orjson.loads``; the peak RSS growth of each, in a fresh interpreter, and
+and its ratio to ``orjson.loads``, with the cyclic garbage collector on (as a program runs)
+and paused during the call (the share of the collector's passes over the growing heap);
+the peak RSS growth of each, in a fresh interpreter, and
 the RSS its result still holds. The peak is the kernel's high-water mark of the child's own
 memory (``VmHWM``, reset to the current RSS just before the call): ``ru_maxrss`` would also
 carry the parent's (it survives fork + exec), and the parent holds the whole answer.
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import orjson
 
 from atomscale_async import DataEntry, SearchResult
@@ -47,15 +50,27 @@ def sdk_structure(body: bytes) -> SearchResult:
     return SearchResult(decode(body, list[DataEntry], "GET /data_entries/"))
 
 
-def timed(call: Callable[[], Any], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        started = time.perf_counter()
+@attrs.frozen
+class Timing:
+    """One call: wall and CPU seconds."""
+
+    wall: float
+    cpu: float
+
+
+def timed(call: Callable[[], Any], *, pause_gc: bool) -> Timing:
+    """Time one call; ``pause_gc`` turns the cyclic garbage collector off during it."""
+    gc.collect()
+    if pause_gc:
+        gc.disable()
+    try:
+        wall, cpu = time.perf_counter(), time.process_time()
         result = call()
-        times.append(time.perf_counter() - started)
-        del result
-    return times
+        timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
+    finally:
+        gc.enable()
+    del result
+    return timing
 
 
 def memory_growth(mode: str, path: Path) -> dict[str, int]:
@@ -111,32 +126,39 @@ def main() -> None:
     assert len(found) == args.entries
     assert found[0].upload_datetime is not None
 
-    # Interleave the two so that the machine's noise falls on both alike.
-    baseline: list[float] = []
-    sdk: list[float] = []
+    # Interleave them so that the machine's noise falls on all alike.
+    calls = {"loads": lambda: orjson.loads(body), "sdk": lambda: sdk_structure(body)}
+    runs: dict[tuple[str, bool], list[Timing]] = {}
     for _ in range(args.repeat):
-        baseline += timed(lambda: orjson.loads(body), 1)
-        sdk += timed(lambda: sdk_structure(body), 1)
-    base_median, sdk_median = statistics.median(baseline), statistics.median(sdk)
+        for pause_gc in (False, True):
+            for name, call in calls.items():
+                runs.setdefault((name, pause_gc), []).append(timed(call, pause_gc=pause_gc))
+    wall = {key: statistics.median(t.wall for t in values) for key, values in runs.items()}
+    cpu = {key: statistics.median(t.cpu for t in values) for key, values in runs.items()}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "answer.json"
         path.write_bytes(body)
-        base_memory, sdk_memory = memory_growth("loads", path), memory_growth("sdk", path)
+        memory = {name: memory_growth(name, path) for name in calls}
 
+    labels = {"loads": "`orjson.loads`", "sdk": "SDK: loads + structure into `DataEntry`"}
     print(
-        f"\n| medians of {args.repeat} | s | µs per entry | ratio | peak RSS growth, MB "
-        "| held by the result, MB |"
+        f"\n| medians of {args.repeat} | cyclic GC | s | µs per entry | x orjson.loads "
+        "| x orjson.loads, CPU | peak RSS growth, MB | held by the result, MB |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, median, memory in (
-        ("`orjson.loads`", base_median, base_memory),
-        ("SDK: loads + structure into `DataEntry`", sdk_median, sdk_memory),
-    ):
-        print(
-            f"| {name} | {median:.3f} | {median / args.entries * 1e6:.2f} | "
-            f"{median / base_median:.2f}x | {memory['peak'] / 1e6:.1f} "
-            f"| {memory['held'] / 1e6:.1f} |"
-        )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for pause_gc in (False, True):
+        for name in calls:
+            key, base = (name, pause_gc), ("loads", pause_gc)
+            grown = (
+                f"{memory[name]['peak'] / 1e6:.1f} | {memory[name]['held'] / 1e6:.1f}"
+                if not pause_gc
+                else "- | -"
+            )
+            print(
+                f"| {labels[name]} | {'paused' if pause_gc else 'on'} | {wall[key]:.3f} "
+                f"| {wall[key] / args.entries * 1e6:.2f} | {wall[key] / wall[base]:.2f}x "
+                f"| {cpu[key] / cpu[base]:.2f}x | {grown} |"
+            )
 
 
 if __name__ == "__main__":
