@@ -168,7 +168,7 @@ def generate(session: nox.Session) -> None:
 
 @nox.session(python=RUNNING)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: decode, bulk fetch, memory and rate limits (a quarter of an hour)."""
+    """Benchmarks: decode, bulk fetch (mixed kinds too), memory, rate limits, search (~20 min)."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_decode.py")
     session.run("python", "benchmarks/bench_bulk.py", *session.posargs)

@@ -69,7 +69,7 @@ SWEEP = (1, 8, 32, 128)
 SWEEP_WORKLOAD = "W2"
 #: Requests a run at 32 in flight: the fastest client's run lasts ~0.5-1 s on the
 #: 2-core reference machine, and the whole suite (5 clients, interleaved) ~3 minutes.
-N_REQUESTS = {"W1": 800, "W2": 400, "W3": 500, "M": 600}
+N_REQUESTS = {"W1": 800, "W2": 400, "W3": 500, "M": 1200}
 #: Every workload: W1-W3, and M (mixed kinds, built from the sandbox's generators).
 ALL_WORKLOADS: dict[str, Workload | MixedWorkload] = {**WORKLOADS, "M": mixed_workload()}
 #: Requests a run in the W2 sweep (its 32 is the main case): at 1 in flight every
