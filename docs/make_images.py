@@ -35,7 +35,7 @@ from atomscale_async import (
 from atomscale_async.sandbox import create_app, sandbox_state
 
 SEED = 0
-ENTRIES = 200
+ENTRIES = 1000
 API_KEY = "sandbox-key"
 DPI = 120
 SIZES = {
