@@ -160,3 +160,40 @@ def test_a_limit_must_be_a_positive_integer(
 ) -> None:
     with pytest.raises(ValueError, match=name):
         make_client(**{name: value})
+
+
+async def test_encoding_headers_are_read_in_any_case(
+    server: RawServer, make_client: ClientFactory
+) -> None:
+    body = b"[" + b"1," * 500 + b"1]"
+    packed = gzip.compress(body)
+    server.answer = lambda request: [
+        http_head(b"content-length: %d" % len(packed), b"CONTENT-ENCODING: GZIP") + packed
+    ]
+    async with make_client(base_url=server.base_url) as client:
+        assert await client._request("GET", "oes/x") == body
+
+
+async def test_an_identity_encoding_is_the_body_as_is(
+    server: RawServer, make_client: ClientFactory
+) -> None:
+    server.answer = lambda request: [_sized(b"[1]", b"Content-Encoding: identity")]
+    async with make_client(base_url=server.base_url) as client:
+        assert await client._request("GET", "oes/x") == b"[1]"
+
+
+@pytest.mark.parametrize(
+    ("headers", "shown"),
+    [
+        ([b"Content-Encoding: br"], "'br'"),
+        ([b"Content-Encoding: gzip", b"Content-Encoding: gzip"], "'gzip, gzip'"),
+    ],
+)
+async def test_an_encoding_not_asked_for_is_malformed(
+    headers: list[bytes], shown: str, server: RawServer, make_client: ClientFactory
+) -> None:
+    packed = gzip.compress(b"[1]")
+    server.answer = lambda request: [_sized(packed, *headers)]
+    async with make_client(base_url=server.base_url, max_retries=0) as client:
+        with pytest.raises(MalformedResponseError, match=f"content-encoding {shown} was not asked"):
+            await client._request("GET", "oes/x")

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import ssl
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import aiohttp
 import httpx
@@ -115,7 +114,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             body = request.content
         except httpx.RequestNotRead:
             body = await request.aread()
-        with _mapped_errors(request):
+        try:
             response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
@@ -134,6 +133,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 proxy=self._proxy,
                 proxy_headers=self._proxy_headers,
             )
+        except _AIOHTTP_FAILURES as exc:
+            raise _mapped(exc, request) from exc
         declared = response.content_length
         # One read costs less than a stream of chunks, and is bounded.
         whole = declared is not None and declared <= _READ_WHOLE
@@ -208,44 +209,54 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._whole = whole
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _mapped_errors(self._request):
-            if self._whole:
-                yield await self._response.read()
-                return
+        if self._whole:
+            try:
+                body = await self._response.read()
+            except _AIOHTTP_FAILURES as exc:
+                raise _mapped(exc, self._request) from exc
+            yield body
+            return
+        try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
+        except _AIOHTTP_FAILURES as exc:
+            raise _mapped(exc, self._request) from exc
 
     async def aclose(self) -> None:
         """Give the connection back (closed, unless the body was read to its end)."""
         self._response.release()
 
 
-@contextlib.contextmanager
-def _mapped_errors(request: httpx.Request) -> Iterator[None]:
-    """Raise aiohttp's failures as the httpx exceptions that say what happened."""
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise httpx.ConnectTimeout(f"timed out connecting: {exc}", request=request) from exc
-    except aiohttp.ServerTimeoutError as exc:
-        raise httpx.ReadTimeout(f"timed out reading the response: {exc}", request=request) from exc
-    except aiohttp.ClientConnectorCertificateError as exc:
+#: Every failure ``_mapped`` turns into an httpx exception (aiohttp's own, and its timeouts).
+_AIOHTTP_FAILURES = (aiohttp.ClientError, TimeoutError)
+
+
+def _mapped(exc: BaseException, request: httpx.Request) -> httpx.RequestError:
+    """The httpx exception that says what happened in aiohttp's failure ``exc``.
+
+    A function called from ``except _AIOHTTP_FAILURES``, not a context manager:
+    it is on the path of every request.
+    """
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(f"timed out connecting: {exc}", request=request)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(f"timed out reading the response: {exc}", request=request)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         reason = certificate_failure(exc.certificate_error) or describe(exc)
-        raise CertificateRefused(reason, request=request) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise httpx.ConnectError(str(exc.os_error or exc), request=request) from exc
-    except aiohttp.ServerDisconnectedError as exc:
-        raise httpx.RemoteProtocolError(
+        return CertificateRefused(reason, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(str(exc.os_error or exc), request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError(
             "server disconnected without a complete response", request=request
-        ) from exc
-    except (aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-        raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
-        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
-    except aiohttp.ClientResponseError as exc:
+        )
+    if isinstance(exc, aiohttp.ClientOSError | aiohttp.ClientPayloadError):
+        return httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(str(exc), request=request)
+    if isinstance(exc, aiohttp.ClientResponseError):
         # aiohttp's parser refused the status line, a header or the framing.
-        raise MalformedResponse(describe(exc.message), request=request) from exc
-    except aiohttp.ClientError as exc:
-        raise httpx.ReadError(describe(exc), request=request) from exc
-    except TimeoutError as exc:
-        raise httpx.ReadTimeout("timed out", request=request) from exc
+        return MalformedResponse(describe(exc.message), request=request)
+    if isinstance(exc, aiohttp.ClientError):
+        return httpx.ReadError(describe(exc), request=request)
+    return httpx.ReadTimeout("timed out", request=request)

@@ -58,11 +58,30 @@ class _Inflater:
             raise ValueError(f"the {self.encoding} stream ends early")
 
 
-def _inflater(response: httpx.Response) -> _Inflater | None:
+def _framing(response: httpx.Response) -> tuple[str, str]:
+    """Its ``Content-Encoding`` and ``Content-Length`` as ``headers.get`` gives them, else "".
+
+    One pass over the raw headers: each ``headers.get`` would re-encode its key
+    and scan every header.
+    """
+    encodings: list[bytes] = []
+    lengths: list[bytes] = []
+    for name, value in response.headers.raw:
+        if len(name) == 16 and name.lower() == b"content-encoding":
+            encodings.append(value)
+        elif len(name) == 14 and name.lower() == b"content-length":
+            lengths.append(value)
+    encoding = b", ".join(encodings)
+    length = b", ".join(lengths)
+    if encoding.isascii() and length.isascii():
+        return encoding.decode("ascii"), length.decode("ascii")
+    # Not ASCII (and so not valid): decoded as httpx decodes it, for the error message.
+    return response.headers.get("content-encoding", ""), response.headers.get("content-length", "")
+
+
+def _inflater(response: httpx.Response, encoding: str) -> _Inflater | None:
     codings = [
-        c.strip().lower()
-        for c in response.headers.get("content-encoding", "").split(",")
-        if c.strip().lower() not in ("", "identity")
+        c.strip().lower() for c in encoding.split(",") if c.strip().lower() not in ("", "identity")
     ]
     if not codings:
         return None
@@ -84,11 +103,10 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     """
     request = response.request
     try:
-        inflater = _inflater(response)
-        if inflater is None:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise ResponseTooLarge(limit, request=request)
+        encoding, declared = _framing(response)
+        inflater = _inflater(response, encoding) if encoding else None
+        if inflater is None and declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(limit, request=request)
         chunks: list[bytes] = []
         size = 0
         stream = response.stream
