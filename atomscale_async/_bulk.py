@@ -298,7 +298,8 @@ class _Run:
         data_type: str | None,
         width: int,
         ids: Sequence[str],
-        emit: Callable[[Outcome], Awaitable[None]],
+        emit: Callable[[Outcome], Awaitable[None]] | None = None,
+        store: Callable[[Outcome], None] | None = None,
         on_progress: ProgressCallback | None,
         progress: bool,
         total_timeout: float | None,
@@ -316,7 +317,10 @@ class _Run:
         self.done = 0
         self.failed = 0
         self.timed_out_count = 0
+        # Exactly one: ``emit`` may wait (a stream to a consumer), ``store`` never does.
+        assert (emit is None) != (store is None)
         self.emit_outcome = emit
+        self.store_outcome = store
         self.on_progress = on_progress
         self.total_timeout = total_timeout
         # The ids without an outcome yet, and the kind of each once it is known.
@@ -339,6 +343,10 @@ class _Run:
         if self.bar is not None:
             self.show_rate_limit_state(self.bar)
             self.bar.update(1)
+        if self.store_outcome is not None:
+            self.store_outcome(outcome)  # no checkpoint: nothing to shield
+            return
+        assert self.emit_outcome is not None
         # An outcome once fetched is delivered: the call's deadline does not
         # interrupt a hand-over to a slow consumer. (A consumer that stops
         # listening closes its end, which ends the hand-over at once.)
@@ -585,7 +593,7 @@ async def get(
     _check_callback(on_progress)
     outcomes: dict[str, Outcome] = {}
 
-    async def collect(outcome: Outcome) -> None:
+    def collect(outcome: Outcome) -> None:
         outcomes[outcome.data_id] = outcome
 
     if unique:
@@ -595,7 +603,7 @@ async def get(
             data_type=data_type,
             width=width,
             ids=unique,
-            emit=collect,
+            store=collect,
             on_progress=on_progress,
             progress=progress,
             total_timeout=total_timeout,

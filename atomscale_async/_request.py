@@ -17,12 +17,11 @@ resumes the request later and meanwhile sends others.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import logging
 import platform
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -158,17 +157,27 @@ _DEFERRAL: contextvars.ContextVar[Deferral | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def deferring(deferral: Deferral | None = None) -> Iterator[None]:
+def deferring(deferral: Deferral | None = None) -> _Deferring:
     """Within this block, a request that must wait raises ``RetryLater`` instead.
 
     Pass the ``Deferral`` of a ``RetryLater`` to resume that request where it stopped.
     """
-    token = _DEFERRAL.set(deferral or Deferral())
-    try:
-        yield
-    finally:
-        _DEFERRAL.reset(token)
+    return _Deferring(deferral or Deferral())
+
+
+class _Deferring:
+    """``deferring()``'s block: a class, not a generator, as it wraps every bulk request."""
+
+    __slots__ = ("_deferral", "_token")
+
+    def __init__(self, deferral: Deferral) -> None:
+        self._deferral = deferral
+
+    def __enter__(self) -> None:
+        self._token = _DEFERRAL.set(self._deferral)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _DEFERRAL.reset(self._token)
 
 
 async def request(
