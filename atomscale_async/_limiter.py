@@ -175,24 +175,29 @@ class AdaptiveLimiter:
         """Wait for the pause, a slot of the width and the pace; return the attempt's ticket."""
         clock = self.clock
         while True:
-            if (wait := self.paused_until - clock.monotonic()) > 0:
+            now = clock.monotonic()
+            if (wait := self.paused_until - now) > 0:
                 await clock.sleep(wait)
                 continue
-            await self._take_slot()
-            if self.rate != math.inf:
+            if self.in_flight < self.width and not self._waiters and self.rate == math.inf:
+                # A free slot and no pace: no checkpoint, so ``now`` still holds.
+                self.in_flight += 1
+            else:
+                await self._take_slot()
+                if self.rate != math.inf:
+                    now = clock.monotonic()
+                    start = max(now, self._next_start)
+                    self._next_start = start + 1.0 / self.rate
+                    if start > now:
+                        try:
+                            await clock.sleep(start - now)
+                        except BaseException:
+                            self._free_slot()
+                            raise
                 now = clock.monotonic()
-                start = max(now, self._next_start)
-                self._next_start = start + 1.0 / self.rate
-                if start > now:
-                    try:
-                        await clock.sleep(start - now)
-                    except BaseException:
-                        self._free_slot()
-                        raise
-            now = clock.monotonic()
-            if self.paused_until > now:  # a pause began while this one waited
-                self._free_slot()
-                continue
+                if self.paused_until > now:  # a pause began while this one waited
+                    self._free_slot()
+                    continue
             self._note_state(now)
             if self.adaptive:
                 if math.isnan(self._first_sent):
@@ -217,7 +222,8 @@ class AdaptiveLimiter:
         if answer is Answer.OK:
             if self.adaptive:
                 _append_recent(self._accepted, now)
-                self._grow(now)
+                if self.rate != math.inf or self.width < self.ceiling:
+                    self._grow(now)
         elif answer is Answer.RATE_LIMITED:
             self._check_pause()
             if (

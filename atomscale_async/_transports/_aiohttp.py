@@ -105,7 +105,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request; the body streams (read whole when it is small)."""
-        session = await self._get_session()
+        session = self._session
+        if session is None or self._loop is not asyncio.get_running_loop() or session.closed:
+            session = await self._get_session()
         timeouts = request.extensions.get("timeout", {})
         timeout = _client_timeout(
             timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")
@@ -208,14 +210,10 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._request = request
         self._whole = whole
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._whole:
-            try:
-                body = await self._response.read()
-            except _AIOHTTP_FAILURES as exc:
-                raise _mapped(exc, self._request) from exc
-            yield body
-            return
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _WholeBody(self._response, self._request) if self._whole else self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
@@ -225,6 +223,28 @@ class _ResponseStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         """Give the connection back (closed, unless the body was read to its end)."""
         self._response.release()
+
+
+class _WholeBody:
+    """The body in one read: an iterator of one item, with no async generator to set up."""
+
+    __slots__ = ("_request", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse | None, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    def __aiter__(self) -> _WholeBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        response, self._response = self._response, None
+        if response is None:
+            raise StopAsyncIteration
+        try:
+            return await response.read()
+        except _AIOHTTP_FAILURES as exc:
+            raise _mapped(exc, self._request) from exc
 
 
 #: Every failure ``_mapped`` turns into an httpx exception (aiohttp's own, and its timeouts).

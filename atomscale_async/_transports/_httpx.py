@@ -147,7 +147,25 @@ class HttpxSender:
         """
         headers = self._get_headers if body is None else self._post_headers
         try:
-            response = await self._open(method, path, query, body, timeouts, headers)
+            if not self._owned:
+                response = await self._send_through_callers_client(
+                    method, path, query, body, timeouts, headers
+                )
+            else:
+                request = httpx.Request(
+                    method,
+                    self._urls(path),
+                    params=query,
+                    content=body,
+                    headers=headers,
+                    extensions={"timeout": timeouts.as_dict()},
+                )
+                if self.internals.transport_for_url:
+                    transport = self._http._transport_for_url(request.url)
+                    response = await transport.handle_async_request(request)
+                    response.request = request  # as AsyncClient.send sets it
+                else:
+                    response = await self._http.send(request, stream=True)
         except httpx.ConnectError as exc:
             reason = None if isinstance(exc, CertificateRefused) else certificate_failure(exc)
             if reason is None:
@@ -155,36 +173,6 @@ class HttpxSender:
             # httpcore words it "ConnectError" on trio: name the reason on every transport.
             raise CertificateRefused(reason) from exc
         return response, await read_body(response, max_bytes)
-
-    async def _open(
-        self,
-        method: str,
-        path: str,
-        query: tuple[tuple[str, str], ...] | None,
-        body: bytes | None,
-        timeouts: httpx.Timeout,
-        headers: httpx.Headers,
-    ) -> httpx.Response:
-        if not self._owned:
-            response = await self._send_through_callers_client(
-                method, path, query, body, timeouts, headers
-            )
-        else:
-            request = httpx.Request(
-                method,
-                self._urls(path),
-                params=query,
-                content=body,
-                headers=headers,
-                extensions={"timeout": timeouts.as_dict()},
-            )
-            if self.internals.transport_for_url:
-                transport = self._http._transport_for_url(request.url)
-                response = await transport.handle_async_request(request)
-                response.request = request  # as AsyncClient.send sets it
-            else:
-                response = await self._http.send(request, stream=True)
-        return response
 
     async def _send_through_callers_client(
         self,
