@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from atomscale_async import APIConnectionError, AsyncClient
-from atomscale_async._transports import HttpxInternals, URLJoiner
+from atomscale_async._transports import HttpxInternals, HttpxSender, URLJoiner
 
 from .conftest import API_KEY, ClientFactory
 from .servers import SocketServer
@@ -134,3 +134,56 @@ def test_aiohttp_resends_a_get_without_the_switch_on_asyncio(
     import asyncio
 
     asyncio.run(_aiohttp_resends_a_get_without_the_switch(monkeypatch, make_client))
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://api.atomscale.ai/",
+        "http://127.0.0.1:8000/",
+        "http://[::1]:9000/prefix/",
+        "https://user:secret@host.example:8443/a%20b/",
+        "https://b\u00fccher.example/api/",
+        "http://host.example:80/",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path", "query", "body"),
+    [
+        ("GET", "oes/d290f1ee-6c54-4b01-90e6-d701748f0851", None, None),
+        ("GET", "data_entries/", (("data_ids", "a"), ("data_ids", "b c")), None),
+        ("GET", "oes/caf\u00e9", None, None),
+        ("POST", "target-materials/", None, b'{"name": "GaN"}'),
+        ("POST", "projects/x/archive", None, None),
+        ("DELETE", "projects/x", None, None),
+    ],
+)
+@pytest.mark.parametrize("internals", [HttpxInternals.detect(), HttpxInternals.none()])
+def test_a_built_request_is_what_httpx_builds(
+    base: str,
+    method: str,
+    path: str,
+    query: tuple[tuple[str, str], ...] | None,
+    body: bytes | None,
+    internals: HttpxInternals,
+) -> None:
+    headers = {"X-API-KEY": API_KEY, "User-Agent": "ua", "Accept": "application/json"}
+    sender = HttpxSender(
+        httpx.AsyncClient(), owned=True, base_url=base, headers=headers, internals=internals
+    )
+    timeout = httpx.Timeout(60.0, connect=5.0)
+    built = sender.build_request(method, path, query, body, timeout)
+    expected = httpx.Request(
+        method,
+        base + path,
+        params=query,
+        content=body,
+        headers={**headers, **({} if body is None else {"Content-Type": "application/json"})},
+        extensions={"timeout": timeout.as_dict()},
+    )
+    assert built.method == expected.method
+    assert str(built.url) == str(expected.url)
+    assert built.headers.raw == expected.headers.raw  # names as written, in order, Host first
+    assert built.content == expected.content
+    assert b"".join(built.stream) == b"".join(expected.stream)  # type: ignore[arg-type]
+    assert built.extensions == expected.extensions

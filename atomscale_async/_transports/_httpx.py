@@ -24,6 +24,8 @@ from ._failures import CertificateRefused, certificate_failure
 __all__ = ["HttpxInternals", "HttpxSender", "URLJoiner"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The body of every request without one (a ByteStream only ever yields its bytes).
+_EMPTY_BODY = httpx.ByteStream(b"")
 
 
 def _closed_by_hook(response: httpx.Response) -> httpx.Response:
@@ -129,6 +131,11 @@ class HttpxSender:
         # KeyHeaders: their repr (a traceback's locals) hides the key.
         self._get_headers = KeyHeaders(headers)
         self._post_headers = KeyHeaders({**headers, "Content-Type": "application/json"})
+        # A GET gets these and an empty stream: httpx then skips building a body and
+        # re-normalizing every header to add Host (7 of its 9 us a request). Every
+        # URL has the base URL's authority, so Host is the one httpx would add.
+        host = httpx.URL(base_url).netloc.decode("ascii")
+        self._get_request_headers = KeyHeaders({"Host": host, **headers})
 
     async def send(
         self,
@@ -145,21 +152,14 @@ class HttpxSender:
             httpx.RequestError: The attempt failed; ``ResponseTooLarge`` and
                 ``MalformedResponse`` among others (see ``read_body``).
         """
-        headers = self._get_headers if body is None else self._post_headers
         try:
             if not self._owned:
+                headers = self._get_headers if body is None else self._post_headers
                 response = await self._send_through_callers_client(
                     method, path, query, body, timeouts, headers
                 )
             else:
-                request = httpx.Request(
-                    method,
-                    self._urls(path),
-                    params=query,
-                    content=body,
-                    headers=headers,
-                    extensions={"timeout": timeouts.as_dict()},
-                )
+                request = self.build_request(method, path, query, body, timeouts)
                 if self.internals.transport_for_url:
                     transport = self._http._transport_for_url(request.url)
                     response = await transport.handle_async_request(request)
@@ -173,6 +173,37 @@ class HttpxSender:
             # httpcore words it "ConnectError" on trio: name the reason on every transport.
             raise CertificateRefused(reason) from exc
         return response, await read_body(response, max_bytes)
+
+    def build_request(
+        self,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...] | None,
+        body: bytes | None,
+        timeouts: httpx.Timeout,
+    ) -> httpx.Request:
+        """The request the SDK's own client sends: what ``httpx.Request`` builds by default."""
+        url = self._urls(path)
+        extensions = {"timeout": timeouts.as_dict()}
+        if method != "GET" or body is not None:
+            return httpx.Request(
+                method,
+                url,
+                params=query,
+                content=body,
+                headers=self._get_headers if body is None else self._post_headers,
+                extensions=extensions,
+            )
+        request = httpx.Request(
+            method,
+            url,
+            params=query,
+            headers=self._get_request_headers,
+            stream=_EMPTY_BODY,
+            extensions=extensions,
+        )
+        request.read()  # as httpx does with an empty body: request.content is b""
+        return request
 
     async def _send_through_callers_client(
         self,
