@@ -25,7 +25,10 @@ from yarl import URL
 
 from ._failures import CertificateRefused, MalformedResponse, certificate_failure, describe
 
-__all__ = ["AiohttpTransport", "resend_switch_exists"]
+__all__ = ["MAX_HEAD_BYTES", "AiohttpTransport", "resend_switch_exists"]
+
+MAX_HEAD_BYTES = 100 * 1024
+"""The longest response header line aiohttp reads: httpcore's limit of a whole head."""
 
 
 def resend_switch_exists() -> bool:
@@ -93,6 +96,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 connector=connector,
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+                # A proxy's or a single sign-on's cookies may pass aiohttp's 8 KiB a
+                # line: read heads as httpx (under trio) does, up to 100 KiB.
+                max_line_size=MAX_HEAD_BYTES,
+                max_field_size=MAX_HEAD_BYTES,
             )
             if self.can_stop_resends:
                 # The SDK's retry policy is the only one: one attempt, one request.
