@@ -11,6 +11,7 @@ without them, its ``to_dict()``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -302,9 +303,7 @@ def spectrum_frames(
     )
     # One frame of every peak: far faster than stacking one peaks_frame() per result.
     rows = [{**row, "data_id": result.data_id} for result in results for row in result._peak_rows()]
-    names = ["data_id", *peak_columns]
-    for row in rows:
-        names.extend(name for name in row if name not in names)
+    names = list(dict.fromkeys(itertools.chain(["data_id", *peak_columns], *rows)))
     if not rows:
         return {"": spectra, PEAKS: _frame({name: [] for name in names})}
     peaks = pd.DataFrame.from_records(rows, columns=names)
@@ -336,11 +335,9 @@ def _records(model: type[Model], results: Sequence[Any]) -> pd.DataFrame:
     """One row per result of a model without ``to_pandas()``: its ``to_dict()``."""
     import pandas as pd
 
-    names = [field.name for field in attrs.fields(model)] if attrs.has(model) else []
+    fields = [field.name for field in attrs.fields(model)] if attrs.has(model) else []
     rows = [result.to_dict() for result in results]
-    for row in rows:
-        names.extend(name for name in row if name not in names)
-    columns = ["data_id", *(name for name in names if name != "data_id")]
+    columns = list(dict.fromkeys(itertools.chain(["data_id"], fields, *rows)))
     return pd.DataFrame.from_records(rows, columns=columns)
 
 

@@ -7,6 +7,7 @@ A result of another kind is described field by field (`field_rows`, `peak_table`
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -245,9 +246,7 @@ def peak_table(result: Model) -> tuple[list[str], list[list[str]]]:
     from ._techniques import _peak_records
 
     records = _peak_records(result.to_dict().get("detected_peaks"))
-    header: list[str] = []
-    for record in records:
-        header.extend(key for key in record if key not in header)
+    header = list(dict.fromkeys(itertools.chain.from_iterable(records)))
     rows = [["" if r.get(key) is None else _brief(r[key]) for key in header] for r in records]
     return header, rows
 

@@ -83,38 +83,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._needs_close = False
         self.can_stop_resends = resend_switch_exists()
 
+    def _live_session(self) -> aiohttp.ClientSession | None:
+        """The session, if it is open and on the running loop (a sync check: every request)."""
+        session = self._session
+        if session is None or self._loop is not asyncio.get_running_loop() or session.closed:
+            return None
+        return session
+
     async def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                limit_per_host=0,
-                keepalive_timeout=self._keepalive_expiry,
-                ssl=self._ssl,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
-                # A proxy's or a single sign-on's cookies may pass aiohttp's 8 KiB a
-                # line: read heads as httpx (under trio) does, up to 100 KiB.
-                max_line_size=MAX_HEAD_BYTES,
-                max_field_size=MAX_HEAD_BYTES,
-            )
-            if self.can_stop_resends:
-                # The SDK's retry policy is the only one: one attempt, one request.
-                self._session._retry_connection = False
-            self._loop = loop
-            self._closer = _close_at_loop_end(self._session)
-            self._needs_close = True
-            await anext(self._closer)
-        return self._session
+        """The live session, else a new one on the running loop."""
+        session = self._live_session()
+        if session is not None:
+            return session
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=0,
+            keepalive_timeout=self._keepalive_expiry,
+            ssl=self._ssl,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            # A proxy's or a single sign-on's cookies may pass aiohttp's 8 KiB a
+            # line: read heads as httpx (under trio) does, up to 100 KiB.
+            max_line_size=MAX_HEAD_BYTES,
+            max_field_size=MAX_HEAD_BYTES,
+        )
+        if self.can_stop_resends:
+            # The SDK's retry policy is the only one: one attempt, one request.
+            session._retry_connection = False
+        self._session = session
+        self._loop = asyncio.get_running_loop()
+        self._closer = _close_at_loop_end(session)
+        self._needs_close = True
+        await anext(self._closer)
+        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request; the body streams (read whole when it is small)."""
-        session = self._session
-        if session is None or self._loop is not asyncio.get_running_loop() or session.closed:
-            session = await self._get_session()
+        session = self._live_session() or await self._get_session()
         timeouts = request.extensions.get("timeout", {})
         timeout = _client_timeout(
             timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read")
