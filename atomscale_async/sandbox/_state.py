@@ -66,17 +66,15 @@ class ResultRoute:
 
     def match(self, path: str) -> str | None:
         """The data id of a path relative to the base URL, or None when it is not this route."""
-        found = _template_pattern(self.path).fullmatch(path)
-        return None if found is None else found["data_id"]
+        found = path_pattern(self.path).fullmatch(path)  # one parameter: the data id
+        return None if found is None else found[1]
 
 
 @functools.cache
-def _template_pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"\{(\w+)\}", template.lstrip("/"))
-    # re.split alternates literal text and parameter names.
-    return re.compile(
-        "".join(f"(?P<{p}>[^/]+)" if i % 2 else re.escape(p) for i, p in enumerate(parts))
-    )
+def path_pattern(path: str) -> re.Pattern[str]:
+    """A path relative to the base URL as a regex; each `{name}` captures one path segment."""
+    parts = re.split(r"(\{[^{}/]*\})", path.lstrip("/"))
+    return re.compile("".join("([^/]+)" if p.startswith("{") else re.escape(p) for p in parts))
 
 
 def result_routes() -> tuple[ResultRoute, ...]:

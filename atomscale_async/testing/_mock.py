@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("atomscale_async.testing", "respx", "testing") from exc
 
 from atomscale_async.sandbox._config import SandboxConfig
-from atomscale_async.sandbox._state import Answer, SandboxState
+from atomscale_async.sandbox._state import Answer, SandboxState, path_pattern
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_BASE_URL", "AtomscaleMock", "Override"]
 
@@ -48,13 +48,6 @@ _ENDPOINTS: Final = (
 )
 
 
-def _path_pattern(path: str) -> re.Pattern[str]:
-    """A path relative to the base URL as a regex; `{name}` matches one path segment."""
-    parts = re.split(r"(\{[^{}/]*\})", path.lstrip("/"))
-    regex = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.compile(regex)
-
-
 class Override:
     """A replacement answer for matching requests, made by `AtomscaleMock.override`.
 
@@ -75,7 +68,7 @@ class Override:
         self.method = method.upper()
         self.path = path.lstrip("/")
         self.calls: list[httpx.Request] = []
-        self._pattern = _path_pattern(path)
+        self._pattern = path_pattern(path)
         self._side_effect = side_effect
         self._respond = respond
         self._owner = owner
@@ -195,7 +188,7 @@ class AtomscaleMock:
         if url.port is not None:
             where["port"] = url.port
         for name, method, path in _ENDPOINTS:
-            regex = "^" + re.escape(self._prefix) + _path_pattern(path).pattern + "$"
+            regex = "^" + re.escape(self._prefix) + path_pattern(path).pattern + "$"
             self.router.route(method=method, path__regex=regex, name=name, **where).mock(
                 side_effect=self._dispatch
             )
