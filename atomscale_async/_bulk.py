@@ -57,6 +57,7 @@ from ._generated.resources import RequestSender
 from ._limiter import RateLimitState
 from ._model import Model
 from ._request import Deferral, RetryLater, SharedState, deferring
+from ._warnings import warn_at
 
 __all__ = [
     "CATALOGUE_CHUNK",
@@ -107,14 +108,13 @@ class CallSite:
         )
 
     def warn(self, message: str, category: type[Warning]) -> None:
-        """Issue a warning that points at this call site."""
-        warnings.warn_explicit(
+        """Issue a warning that points at this call site (plainly, if it cannot)."""
+        warn_at(
             message,
             category,
             self.filename,
             self.lineno,
             module=self.module,
-            registry=self.module_globals.setdefault("__warningregistry__", {}),
             module_globals=self.module_globals,
         )
 
@@ -441,9 +441,10 @@ class _Run:
                 warnings.warn(message, UnknownDataTypeWarning, stacklevel=2)
             else:
                 self.call_site.warn(message, UnknownDataTypeWarning)
-        except UnknownDataTypeWarning:
-            # Turned into an error by a warnings filter (-W error): say it in the
-            # log instead of aborting the fetch and losing the other results.
+        except Exception:
+            # Turned into an error by a warnings filter (-W error), or raised by a
+            # showwarning hook: say it in the log instead of aborting the fetch and
+            # losing the other results.
             _logger.warning(message)
 
     async def run(self, started: float) -> None:

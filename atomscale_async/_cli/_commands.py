@@ -20,6 +20,7 @@ from .._generated.kinds import KINDS, KnownResult, fetch_function
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
 from .._summary import field_rows, peak_table
+from .._warnings import warn_at
 from ._catalogue import run_project_samples, run_projects_list, run_samples_list, run_search
 from ._kinds import technique
 from ._output import (
@@ -367,9 +368,7 @@ async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
         if issubclass(warning.category, UnknownDataTypeWarning):
             out.note(f"warning: {warning.message}")
         else:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+            warn_at(str(warning.message), warning.category, warning.filename, warning.lineno)
     return _report_export(summary, ids, out)
 
 
