@@ -179,7 +179,7 @@ class Outcome:
 
 
 def split_entries(
-    data_ids: str | Iterable[str | DataEntry],
+    data_ids: str | DataEntry | Iterable[str | DataEntry],
 ) -> tuple[str | list[Any], dict[str, DataEntry]]:
     """The ids (entries replaced by their ``data_id``) and the catalogue entries given.
 
@@ -188,6 +188,8 @@ def split_entries(
     """
     if isinstance(data_ids, str | bytes | bytearray):
         return data_ids, {}  # one id (bytes is refused by normalize_ids)
+    if isinstance(data_ids, DataEntry):  # one entry, like one id
+        return [data_ids.data_id], {data_ids.data_id: data_ids}
     ids: list[Any] = []
     entries: dict[str, DataEntry] = {}
     for item in data_ids:
@@ -572,7 +574,7 @@ def _progress_bar(total: int, initial: int = 0) -> Any:
 
 async def get(
     client: BulkClient,
-    data_ids: str | Iterable[str | DataEntry],
+    data_ids: str | DataEntry | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
     errors: Literal["raise", "return"] = "raise",
@@ -621,7 +623,7 @@ async def get(
 
 def iter_results(
     client: BulkClient,
-    data_ids: str | Iterable[str | DataEntry],
+    data_ids: str | DataEntry | Iterable[str | DataEntry],
     *,
     data_type: str | None = None,
     concurrency: int | None = None,

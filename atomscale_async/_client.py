@@ -39,9 +39,20 @@ DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES = 2**30
 _logger = logging.getLogger("atomscale_async")
 
 
+_LOG_LEVELS = ("debug", "info")
+_warned_log_levels: set[str] = set()
+
+
 def _setup_logging() -> None:
     level = os.environ.get("ATOMSCALE_LOG", "").strip().lower()
-    if level not in ("debug", "info") or _logger.handlers:
+    if level and level not in _LOG_LEVELS and level not in _warned_log_levels:
+        _warned_log_levels.add(level)  # once a value, not once a client
+        _logger.warning(
+            "ATOMSCALE_LOG=%r is not a level: use one of %s (or leave it unset)",
+            level,
+            ", ".join(_LOG_LEVELS),
+        )
+    if level not in _LOG_LEVELS or _logger.handlers:
         return
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
@@ -315,7 +326,7 @@ class AsyncClient(AsyncResources):
     @overload
     async def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise"] = "raise",
@@ -327,7 +338,7 @@ class AsyncClient(AsyncResources):
     @overload
     async def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["return"],
@@ -338,7 +349,7 @@ class AsyncClient(AsyncResources):
     ) -> list[Result | Exception]: ...
     async def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise", "return"] = "raise",
@@ -396,7 +407,7 @@ class AsyncClient(AsyncResources):
 
     def iter_results(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         concurrency: int | None = None,
@@ -442,7 +453,7 @@ class AsyncClient(AsyncResources):
 
     async def export(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         path: str | PathLike[str],
         *,
         format: ExportFormat | None = None,

@@ -152,7 +152,9 @@ def resolve_format(path: Path, format: str | None) -> ExportFormat:
     return _SUFFIXES[suffix]
 
 
-def ids_of(data_ids: str | Iterable[str | DataEntry]) -> tuple[list[str], dict[str, DataEntry]]:
+def ids_of(
+    data_ids: str | DataEntry | Iterable[str | DataEntry],
+) -> tuple[list[str], dict[str, DataEntry]]:
     """The distinct ids, in order, and the catalogue entries given among them."""
     ids, entries = _bulk.split_entries(data_ids)
     return list(dict.fromkeys(_bulk.normalize_ids(ids))), entries
@@ -392,7 +394,7 @@ class ExportClient(_bulk.BulkClient, Protocol):
 
     def iter_results(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         concurrency: int | None = None,
@@ -401,7 +403,7 @@ class ExportClient(_bulk.BulkClient, Protocol):
 
 async def export(
     client: ExportClient,
-    data_ids: str | Iterable[str | DataEntry],
+    data_ids: str | DataEntry | Iterable[str | DataEntry],
     path: str | os.PathLike[str],
     *,
     format: ExportFormat | None = None,

@@ -374,7 +374,7 @@ class Client(SyncResources):
     @overload
     def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise"] = "raise",
@@ -386,7 +386,7 @@ class Client(SyncResources):
     @overload
     def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["return"],
@@ -397,7 +397,7 @@ class Client(SyncResources):
     ) -> list[Result | Exception]: ...
     def get(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         errors: Literal["raise", "return"] = "raise",
@@ -427,7 +427,7 @@ class Client(SyncResources):
 
     def iter_results(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
         data_type: str | None = None,
         concurrency: int | None = None,
@@ -451,7 +451,7 @@ class Client(SyncResources):
 
     def export(
         self,
-        data_ids: str | Iterable[str | DataEntry],
+        data_ids: str | DataEntry | Iterable[str | DataEntry],
         path: str | PathLike[str],
         *,
         format: ExportFormat | None = None,

@@ -174,6 +174,8 @@ def _save_plot(result: KnownResult, path: Path, out: Output) -> None:
         ax = plot()
     except NotImplementedError as exc:  # a kind whose plot is not written yet
         raise CLIError(str(exc)) from None
+    if not path.suffix:  # matplotlib would add its default format's suffix: say so
+        path = path.with_name(path.name + ".png")
     try:
         ax.figure.savefig(path)
     except (OSError, ValueError) as exc:
@@ -325,6 +327,10 @@ class _Sink:
             self._file.close()
 
 
+#: What ``get --out`` writes, by the path's suffix: never one format under another's name.
+_OUT_SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
 def _check_out(args: argparse.Namespace) -> bool:
     """Check ``--out``, ``--resume`` and ``--overwrite``; whether ``export`` writes the file."""
     path: Path | None = args.out
@@ -333,6 +339,17 @@ def _check_out(args: argparse.Namespace) -> bool:
             flag = "--resume" if args.resume else "--overwrite"
             raise CLIError(f"{flag} needs --out FILE", EXIT_USAGE)
         return False
+    if args.resume and args.overwrite:
+        raise CLIError(
+            "--resume continues the file and --overwrite replaces it: pass one of them",
+            EXIT_USAGE,
+        )
+    if path.suffix.lower() not in _OUT_SUFFIXES:
+        raise CLIError(
+            f"{path}: cannot tell the format from the suffix {path.suffix!r}; use "
+            ".jsonl (JSON Lines), .json (one JSON array) or .parquet (a Parquet dataset)",
+            EXIT_USAGE,
+        )
     exporting = bool(args.resume) or path.suffix.lower() in (".jsonl", ".parquet")
     if exporting:
         try:
