@@ -125,3 +125,32 @@ def test_every_python_block_is_checked() -> None:
     assert len(BLOCKS) == len(SCRIPTS) + len(FILES)
     assert len(SCRIPTS) >= 6
     assert COMMANDS, "the CLI's examples run too"
+
+
+#: What a block's text shows it needs, and the extra that brings it.
+NEEDS = {
+    "parquet": re.compile(r"\.parquet\b|to_parquet"),
+    "pandas": re.compile(r"to_pandas|results_to_frames|import pandas"),
+    "plot": re.compile(r"\.plot\(|matplotlib"),
+}
+
+
+def _examples_extras() -> set[str]:
+    """The extras of the install line under "Try the examples"."""
+    section = TEXT.split("## Try the examples", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"pip install -e '\.\[([\w,]+)\]'", section)
+    assert match, "the examples' section says what to install"
+    return set(match.group(1).split(","))
+
+
+def test_the_examples_install_line_brings_every_extra_the_blocks_need() -> None:
+    extras = _examples_extras()
+    for block in SCRIPTS:
+        for extra, pattern in NEEDS.items():
+            if pattern.search(block):
+                assert extra in extras, f"a block needs [{extra}]:\n{block}"
+
+
+def test_install_lines_name_only_what_installs_from_a_checkout() -> None:
+    # The package is not on the index: `pip install 'atomscale-async[...]'` fails.
+    assert not re.search(r"pip install '?atomscale-async\b", TEXT)
