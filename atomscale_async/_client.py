@@ -539,7 +539,10 @@ class AsyncClient(AsyncResources):
             data_ids: Only these data ids.
             physical_sample_ids: Only entries of these physical samples.
             project_ids: Only entries of these projects.
-            data_type: One kind (``"xps"``) or several (one request each, merged).
+            data_type: One kind (``"xps"``) or several (one request each, merged): a
+                kind of the kind table, an alias finding its kind's every entry (``pl``
+                and ``photoluminescence`` alike), or one the catalogue lists that the
+                SDK does not type yet (``"rheed_image"``, ``"optical"``...).
             status: A pipeline status (``"success"``, ``"error"``, ...) or ``"all"``.
             growth_length: ``(min, max)`` growth length in seconds; either end may be None.
             upload_datetime: ``(start, end)`` of the upload time; ``datetime`` (naive is
@@ -554,7 +557,7 @@ class AsyncClient(AsyncResources):
 
         Raises:
             TypeError: An argument has the wrong type (before anything is sent).
-            ValueError: An argument has a wrong value, e.g. an unknown status.
+            ValueError: An argument has a wrong value, e.g. an unknown status or kind.
             APIStatusError: The server answered an error status.
             APIConnectionError: The server could not be reached.
 

@@ -193,6 +193,18 @@ class Generator:
                     return chunk
         raise ValueError("no data_ids parameter with maxItems: the catalogue's chunk size")
 
+    def untyped_kinds(self) -> tuple[str, ...]:
+        """The kinds the catalogue lists that no ``x-sdk-kind`` types (``x-sdk-untyped-kinds``).
+
+        A kind an ``x-sdk-kind`` declares is typed: describing its endpoint is enough.
+        """
+        found: list[str] = []
+        for _path, _method, op in self.operations():
+            for param in op.get("parameters", []):
+                found += param.get("x-sdk-untyped-kinds", [])
+        typed = {name for name, *_rest in self.kinds()}
+        return tuple(kind for kind in dict.fromkeys(found) if kind not in typed)
+
     def _request_schemas(self) -> set[str]:
         found: set[str] = set()
 
@@ -732,6 +744,7 @@ class Generator:
             "__all__ = [",
             '    "CATALOGUE_CHUNK",',
             '    "KINDS",',
+            '    "UNTYPED_KINDS",',
             '    "Kind",',
             '    "KindResources",',
             '    "KnownResult",',
@@ -740,6 +753,12 @@ class Generator:
             "",
             f"CATALOGUE_CHUNK: Final = {self.catalogue_chunk()}",
             '"""The most ids one catalogue lookup takes (``maxItems`` of ``data_ids``)."""',
+            "",
+            "UNTYPED_KINDS: Final = (",
+            *[f'    "{kind}",' for kind in self.untyped_kinds()],
+            ")",
+            '"""Kinds the catalogue lists that no result model types yet (``x-sdk-untyped-kinds``):',
+            'searchable, fetched as ``UnknownResult``."""',
             "",
             f"KnownResult: TypeAlias = {' | '.join(models)}",
             '"""The result of every kind this SDK knows."""',

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _HTML_ROWS = 20
 
 __all__ = [
+    "DataEntryMixin",
     "OESResultMixin",
     "PhotoluminescenceResultMixin",
     "RamanResultMixin",
@@ -39,6 +40,23 @@ __all__ = [
     "XPSResultMixin",
     "XRDResultMixin",
 ]
+
+
+class DataEntryMixin:
+    """A catalogue entry's kind under its canonical name."""
+
+    __slots__ = ()
+    char_source_type: str
+
+    @property
+    def kind(self) -> str:
+        """The entry's kind, canonical: ``photoluminescence`` for one stored as ``pl``.
+
+        ``char_source_type`` keeps the name the catalogue sent.
+        """
+        from ._kinds import canonical_kind  # the kind table imports the models
+
+        return canonical_kind(self.char_source_type)
 
 
 class SIMSDepthProfileMixin:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, overload
 from ._convert import decode
 from ._generated.kinds import CATALOGUE_CHUNK
 from ._generated.models import DataEntry
+from ._kinds import canonical_kind, check_search_kinds
 from ._optional import require
 
 if TYPE_CHECKING:
@@ -100,10 +101,14 @@ class SearchResult(Sequence[DataEntry]):
         return [entry.data_id for entry in self._entries]
 
     def by_kind(self) -> dict[str, SearchResult]:
-        """The entries grouped by kind (``char_source_type``), each group in order."""
+        """The entries grouped by kind, each group in order.
+
+        A kind is keyed by its canonical name (``DataEntry.kind``): the ``pl`` entries are
+        among the ``photoluminescence`` ones.
+        """
         groups: dict[str, list[DataEntry]] = {}
         for entry in self._entries:
-            groups.setdefault(entry.char_source_type, []).append(entry)
+            groups.setdefault(canonical_kind(entry.char_source_type), []).append(entry)
         return {kind: SearchResult(entries) for kind, entries in sorted(groups.items())}
 
     def to_pandas(self) -> pd.DataFrame:
@@ -125,7 +130,8 @@ class SearchResult(Sequence[DataEntry]):
     def _counts(self) -> str:
         counts: dict[str, int] = {}
         for entry in self._entries:
-            counts[entry.char_source_type] = counts.get(entry.char_source_type, 0) + 1
+            kind = canonical_kind(entry.char_source_type)
+            counts[kind] = counts.get(kind, 0) + 1
         return ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))
 
     def __repr__(self) -> str:
@@ -156,7 +162,7 @@ _EMPTY: Final = DataEntry(data_id="", char_source_type="")
 def _row(entry: DataEntry) -> dict[str, Any]:
     return {
         "data_id": entry.data_id,
-        "kind": entry.char_source_type,
+        "kind": canonical_kind(entry.char_source_type),
         "status": entry.pipeline_status,
         "physical_sample": entry.physical_sample_name,
         "material": entry.sample_name,
@@ -310,7 +316,10 @@ async def search(
         include_organization_data=include_organization_data,
     )
     named_kinds = _strings("data_type", data_type, allow_one=True)
-    kinds: list[str | None] = list(dict.fromkeys(named_kinds)) if named_kinds else [None]
+    # Every name of a kind: a catalogue may store it under an alias (``pl``).
+    kinds: list[str | None] = (
+        list(check_search_kinds("data_type", named_kinds)) if named_kinds else [None]
+    )
     ids = _strings("data_ids", data_ids)
     if ids is not None:
         ids = list(dict.fromkeys(ids))

@@ -83,12 +83,13 @@ SCRIPT = textwrap.dedent(
 
     import atomscale_async
     from atomscale_async import AsyncClient, FloatArray
-    from atomscale_async._generated.kinds import KINDS
+    from atomscale_async._generated.kinds import KINDS, UNTYPED_KINDS
     from atomscale_async._generated.models import EllipsometryResult
     from atomscale_async.sandbox import SandboxServer
 
     assert Path(atomscale_async.__file__).parent == Path(sys.argv[1]), atomscale_async.__file__
     assert KINDS["ellipsometry"].model is EllipsometryResult
+    assert "ellipsometry" not in UNTYPED_KINDS and "optical" in UNTYPED_KINDS  # typed now
 
 
     async def fetch(server):

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._generated.models import DataEntry, PhysicalSample
+from .._kinds import canonical_kind
 from .._search import STATUSES, SearchResult
-from ._kinds import kinds_text
+from ._kinds import kinds_text, untyped_text
 from ._output import EXIT_OK, EXIT_USAGE, CLIError, Output
 
 __all__ = [
@@ -34,7 +35,7 @@ SEARCH_FORMATS = ("table", "json", "csv", "ids")
 #: The columns of the table and of the CSV, and how each reads an entry.
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("DATA ID", "data_id"),
-    ("KIND", "char_source_type"),
+    ("KIND", "kind"),
     ("STATUS", "pipeline_status"),
     ("SAMPLE", "physical_sample_name"),
     ("INSTRUMENT", "source_name"),
@@ -61,8 +62,8 @@ def add_search_command(
         "--data-type",
         action="append",
         metavar="KIND",
-        help=f"a kind: {kinds_text()}, or another the catalogue lists (repeat for several; "
-        "default: every kind)",
+        help=f"a kind: {kinds_text()}, or one the catalogue lists untyped ({untyped_text()}); "
+        "several comma-separated or repeated (default: every kind)",
     )
     search.add_argument("--data-id", action="append", metavar="ID", help="only this id (repeat)")
     search.add_argument(
@@ -119,6 +120,22 @@ def _range(args: argparse.Namespace, name: str, number: bool) -> tuple[Any, Any]
     return None if ends == [None, None] else (ends[0], ends[1])
 
 
+def _kinds(values: list[str] | None) -> list[str] | None:
+    """The kinds of ``--data-type`` flags, a comma-separated one split (never one kind)."""
+    if values is None:
+        return None
+    kinds = [kind.strip() for value in values for kind in value.split(",")]
+    if not all(kinds):
+        msg = f"--data-type: an empty kind in {','.join(values)!r}; give kinds as oes,sims"
+        raise CLIError(msg, EXIT_USAGE)
+    return kinds
+
+
+def _plain(entry: DataEntry) -> dict[str, Any]:
+    """An entry as JSON: the catalogue's fields, and its canonical ``kind``."""
+    return {**entry.to_dict(), "kind": canonical_kind(entry.char_source_type)}
+
+
 def _cell(entry: DataEntry, attribute: str) -> object:
     value = getattr(entry, attribute)
     if attribute == "upload_datetime" and value is not None:
@@ -136,7 +153,7 @@ async def run_search(args: argparse.Namespace, out: Output) -> int:
             "data_ids": args.data_id,
             "physical_sample_ids": args.physical_sample_id,
             "project_ids": args.project_id,
-            "data_type": args.data_type,
+            "data_type": _kinds(args.data_type),
             "status": args.status,
             "growth_length": _range(args, "growth_length", number=True),
             "upload_datetime": _range(args, "upload_datetime", number=False),
@@ -161,13 +178,14 @@ def _print(found: SearchResult, out: Output) -> None:
         for data_id in found.data_ids:
             out.line(data_id)
     elif fmt == "json":
-        out.dump([entry.to_dict() for entry in found])
+        out.dump([_plain(entry) for entry in found])
     elif fmt == "csv":
+        columns = [*(attribute for _, attribute in _COLUMNS), "char_source_type"]
         writer = csv.writer(out.stdout, lineterminator="\n")
-        writer.writerow([attribute for _, attribute in _COLUMNS])
+        writer.writerow(columns)
         for entry in found:
-            plain = entry.to_dict()  # datetimes as ISO 8601 with a Z
-            writer.writerow(["" if plain[a] is None else plain[a] for _, a in _COLUMNS])
+            plain = _plain(entry)  # datetimes as ISO 8601 with a Z
+            writer.writerow(["" if plain[a] is None else plain[a] for a in columns])
     else:
         out.table(
             [header for header, _ in _COLUMNS], [[_cell(e, a) for _, a in _COLUMNS] for e in found]

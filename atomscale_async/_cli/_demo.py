@@ -14,6 +14,7 @@ from .._bulk import UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
 from .._generated.kinds import KINDS
 from .._generated.models import OESResult, SIMSResult
+from .._kinds import canonical_kind
 from ._commands import want_progress
 from ._output import EXIT_FAILURE, EXIT_OK, SHOWN_FAILURES, Output
 from ._sandbox import SANDBOX_KEY, start_sandbox
@@ -44,7 +45,7 @@ class DemoReport:
 
     def add(self, data_id: str, result: object) -> None:
         """Count one result (or exception) of the bulk fetch."""
-        kind = self.kinds.get(data_id, "unknown")
+        kind = canonical_kind(self.kinds.get(data_id, "unknown"))  # one row for pl and its kind
         if isinstance(result, Exception):
             self.failed[kind] += 1
             self.failures.append((data_id, result))

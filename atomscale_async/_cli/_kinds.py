@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._generated.kinds import KINDS
+from .._generated.kinds import KINDS, UNTYPED_KINDS
 
-__all__ = ["kind_names", "kinds_text", "technique"]
+__all__ = ["kind_names", "kinds_text", "technique", "untyped_text"]
 
 
 def kind_names() -> dict[str, list[str]]:
@@ -23,6 +23,11 @@ def kinds_text() -> str:
         f"{kind} ({', '.join(aliases)})" if aliases else kind
         for kind, aliases in kind_names().items()
     )
+
+
+def untyped_text() -> str:
+    """The kinds the catalogue lists that the SDK does not type yet, as text."""
+    return ", ".join(UNTYPED_KINDS)
 
 
 def technique(kind: str) -> str:

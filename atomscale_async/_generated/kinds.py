@@ -29,6 +29,7 @@ from .resources import AsyncOes, AsyncPhotoluminescence, AsyncRaman, AsyncSims, 
 __all__ = [
     "CATALOGUE_CHUNK",
     "KINDS",
+    "UNTYPED_KINDS",
     "Kind",
     "KindResources",
     "KnownResult",
@@ -37,6 +38,21 @@ __all__ = [
 
 CATALOGUE_CHUNK: Final = 100
 """The most ids one catalogue lookup takes (``maxItems`` of ``data_ids``)."""
+
+UNTYPED_KINDS: Final = (
+    "rheed_image",
+    "rheed",
+    "rheed_stationary",
+    "rheed_rotating",
+    "rheed_xscan",
+    "optical",
+    "metrology",
+    "tool_state",
+    "recipe",
+    "ellipsometry",
+)
+"""Kinds the catalogue lists that no result model types yet (``x-sdk-untyped-kinds``):
+searchable, fetched as ``UnknownResult``."""
 
 KnownResult: TypeAlias = SIMSResult | OESResult | XPSResult | XRDResult | PhotoluminescenceResult | RamanResult
 """The result of every kind this SDK knows."""

@@ -12,6 +12,7 @@ import attrs
 
 from .._arrays import FloatArray
 from .._mixins import (
+    DataEntryMixin,
     OESResultMixin,
     PhotoluminescenceResultMixin,
     RamanResultMixin,
@@ -358,7 +359,7 @@ class OESResult(OESResultMixin, ResultModel):
 
 
 @attrs.frozen(kw_only=True, unsafe_hash=False)
-class DataEntry(Model):
+class DataEntry(DataEntryMixin, Model):
     """A catalogue entry: which kind of result a data id holds, and what the catalogue knows of it. Inferred from the platform's public SDK (no reference page): every field but data_id and char_source_type may be absent or null, an optional field that does not fit its type becomes None (logged once), and loosely described fields (file_metadata, tags, workspaces, growth_length) are passed through as received.
 
     Attributes:
