@@ -19,6 +19,16 @@ __all__ = ["warn_at"]
 _logger = logging.getLogger("atomscale_async")
 
 
+def _has_spec_loader(module_globals: dict[str, Any]) -> bool:
+    """Whether the source lookup has a ``__spec__.loader`` to ask.
+
+    Without one (``__main__`` of a prompt or ``python -c`` has ``__spec__ = None``),
+    Python 3.12+ falls back to ``__loader__`` with a ``DeprecationWarning`` of its own.
+    """
+    spec = module_globals.get("__spec__")
+    return getattr(spec, "loader", None) is not None
+
+
 def warn_at(
     message: str,
     category: type[Warning],
@@ -39,7 +49,7 @@ def warn_at(
     # ``module=None`` given explicitly matches no filter: leave it out instead.
     named: dict[str, Any] = {} if module is None else {"module": module}
     attempts: list[dict[str, Any]] = []
-    if module_globals is not None:
+    if module_globals is not None and _has_spec_loader(module_globals):
         registry = module_globals.setdefault("__warningregistry__", {})
         attempts.append({**named, "registry": registry, "module_globals": module_globals})
     attempts.append(named)

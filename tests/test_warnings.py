@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import logging
 import os
@@ -25,12 +26,15 @@ from .test_bulk import FakeAPI
 pytestmark = pytest.mark.anyio
 
 
-class _BrokenLoader:
+class _BrokenLoader(importlib.abc.Loader):
     """A loader whose source lookup fails, as a frozen or odd importer's may."""
 
     @staticmethod
     def get_source(name: str) -> str:
         raise RuntimeError(f"no source for {name}")
+
+
+BROKEN = _BrokenLoader()
 
 
 def prompt_globals() -> dict[str, Any]:
@@ -45,6 +49,14 @@ def prompt_globals() -> dict[str, Any]:
         pytest.param({"__name__": "odd", "__loader__": _BrokenLoader()}, id="broken-loader"),
         pytest.param({"__name__": "odd", "__loader__": object()}, id="loader-without-get-source"),
         pytest.param({"__name__": "odd"}, id="no-loader"),
+        pytest.param(
+            {
+                "__name__": "odd",
+                "__loader__": BROKEN,
+                "__spec__": importlib.machinery.ModuleSpec("odd", BROKEN),
+            },
+            id="spec-with-a-broken-loader",
+        ),
     ],
 )
 def test_a_call_site_whose_source_cannot_be_read_still_warns_there(
