@@ -33,7 +33,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -58,6 +58,10 @@ from ._limiter import RateLimitState
 from ._model import Model
 from ._request import Deferral, RetryLater, SharedState, deferring
 from ._warnings import warn_at
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
 
 __all__ = [
     "CATALOGUE_CHUNK",
@@ -133,6 +137,28 @@ class UnknownResult(Model):
     data_type: str
     catalogue_entry: DataEntry
 
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Raise: this SDK has no model, hence no plot, for the entry's kind.
+
+        Raises:
+            NotImplementedError: Always; the message names the kind.
+        """
+        raise NotImplementedError(self._untyped("plot"))
+
+    def to_pandas(self) -> pd.DataFrame:
+        """Raise: this SDK has no model, hence no frame, for the entry's kind.
+
+        Raises:
+            NotImplementedError: Always; the message names the kind.
+        """
+        raise NotImplementedError(self._untyped("frame"))
+
+    def _untyped(self, what: str) -> str:
+        return (
+            f"no {what} for {self.data_id!r}: its kind {self.data_type!r} is not typed by "
+            "this SDK (an UnknownResult); catalogue_entry holds what the catalogue says of it"
+        )
+
 
 Result: TypeAlias = KnownResult | UnknownResult
 
@@ -158,9 +184,14 @@ ProgressCallback: TypeAlias = Callable[[int, int], object]
 _Work: TypeAlias = tuple[str, str, DataEntry | None]
 
 
+_R_co = TypeVar("_R_co", covariant=True)
+
+
 @attrs.frozen
-class Outcome:
+class Outcome(Generic[_R_co]):
     """What ``iter_results`` yields for each distinct id: exactly one of result / error is set.
+
+    ``Outcome[OESResult]`` is the outcome of ``iter_results(ids, data_type="oes")``.
 
     Attributes:
         data_id: The data entry UUID.
@@ -169,7 +200,7 @@ class Outcome:
     """
 
     data_id: str
-    result: Result | None = None
+    result: _R_co | None = None
     error: Exception | None = None
 
     @property
@@ -300,8 +331,8 @@ class _Run:
         data_type: str | None,
         width: int,
         ids: Sequence[str],
-        emit: Callable[[Outcome], Awaitable[None]] | None = None,
-        store: Callable[[Outcome], None] | None = None,
+        emit: Callable[[Outcome[Result]], Awaitable[None]] | None = None,
+        store: Callable[[Outcome[Result]], None] | None = None,
         on_progress: ProgressCallback | None,
         progress: bool,
         total_timeout: float | None,
@@ -336,7 +367,7 @@ class _Run:
         self.slots = anyio.Semaphore(width, fast_acquire=True)
         self.tg: anyio.abc.TaskGroup | None = None
 
-    async def emit(self, outcome: Outcome) -> None:
+    async def emit(self, outcome: Outcome[Result]) -> None:
         del self.pending[outcome.data_id]
         self.done += 1
         self.failed += outcome.error is not None
@@ -406,7 +437,7 @@ class _Run:
             await clock.sleep(wait)
         await self.fetch(data_id, kind, entry, deferral)
 
-    async def fetch_now(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome:
+    async def fetch_now(self, data_id: str, kind: str, entry: DataEntry | None) -> Outcome[Result]:
         try:
             fetch = fetch_function(self.client, kind)
             if fetch is not None:
@@ -594,9 +625,9 @@ async def get(
     width = _check(data_type, concurrency, client)
     total_timeout = _check_total_timeout(total_timeout)
     _check_callback(on_progress)
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, Outcome[Result]] = {}
 
-    def collect(outcome: Outcome) -> None:
+    def collect(outcome: Outcome[Result]) -> None:
         outcomes[outcome.data_id] = outcome
 
     if unique:
@@ -631,7 +662,7 @@ def iter_results(
     progress: bool = False,
     total_timeout: float | None = None,
     call_site: CallSite | None = None,
-) -> AsyncGenerator[Outcome, None]:
+) -> AsyncGenerator[Outcome[Result], None]:
     """Yield one Outcome per distinct id as each completes; see ``AsyncClient.iter_results``.
 
     The arguments are checked here, at the call; the fetches start with the iteration.
@@ -656,11 +687,11 @@ async def _iterate(
     total_timeout: float | None,
     call_site: CallSite | None,
     entries: Mapping[str, DataEntry],
-) -> AsyncGenerator[Outcome, None]:
+) -> AsyncGenerator[Outcome[Result], None]:
     started = anyio.current_time()
     if not unique:
         return
-    send, receive = anyio.create_memory_object_stream[Outcome](width)
+    send, receive = anyio.create_memory_object_stream[Outcome[Result]](width)
     run = _Run(
         client,
         name="iter_results",

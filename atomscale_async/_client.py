@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from os import PathLike
 from types import TracebackType
-from typing import Any, Literal, Self, overload
+from typing import Any, Literal, Self
 
 import attrs
 import httpx
@@ -17,6 +17,7 @@ import httpx
 from . import _bulk, _export, _search
 from ._bulk import Outcome, Result
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
+from ._generated.bulk import AsyncBulkMethods
 from ._generated.models import DataEntry
 from ._generated.resources import AsyncResources
 from ._limiter import AdaptiveLimiter, RateLimitState
@@ -144,7 +145,7 @@ def _check_seconds(name: str, value: object) -> float:
     return float(value)
 
 
-class AsyncClient(AsyncResources):
+class AsyncClient(AsyncResources, AsyncBulkMethods):
     """The asynchronous Atomscale client.
 
     One client serves a whole application: it keeps a connection pool, and
@@ -323,76 +324,18 @@ class AsyncClient(AsyncResources):
         clone._setup(self._state, attrs.evolve(self._options, **changes))
         return clone
 
-    @overload
-    async def get(
+    async def _get_many(
         self,
         data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
-        data_type: str | None = None,
-        errors: Literal["raise"] = "raise",
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> list[Result]: ...
-    @overload
-    async def get(
-        self,
-        data_ids: str | DataEntry | Iterable[str | DataEntry],
-        *,
-        data_type: str | None = None,
-        errors: Literal["return"],
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> list[Result | Exception]: ...
-    async def get(
-        self,
-        data_ids: str | DataEntry | Iterable[str | DataEntry],
-        *,
-        data_type: str | None = None,
-        errors: Literal["raise", "return"] = "raise",
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
+        data_type: str | None,
+        errors: Literal["raise", "return"],
+        concurrency: int | None,
+        on_progress: Callable[[int, int], object] | None,
+        progress: bool,
+        total_timeout: float | None,
+        call_site: _bulk.CallSite,
     ) -> list[Result] | list[Result | Exception]:
-        """Fetch the results of many data entries concurrently, in the order of ``data_ids``.
-
-        Each id's kind is looked up in the catalogue (skipped when ``data_type``
-        is given, or for the entries of a search); each kind of the kind table gives
-        its model (``SIMSResult``, ``OESResult``, ``XPSResult``, ``XRDResult``,
-        ``PhotoluminescenceResult``, ``RamanResult``), other kinds an ``UnknownResult``
-        (with an ``UnknownDataTypeWarning``).
-        Every id is attempted even when some fail. Duplicate ids are fetched once.
-
-        Example:
-            >>> results = await client.get(data_ids=ids)  # doctest: +SKIP
-            >>> spectra = await client.get(ids, data_type="oes", concurrency=16)  # doctest: +SKIP
-
-        Args:
-            data_ids: One id, or many; or the ``DataEntry`` items of a ``search`` (a
-                ``SearchResult`` as it is), whose kind is known, so no lookup is sent.
-            data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
-            errors: ``"raise"``: raise ``BulkFetchError`` (carrying ``.results`` and
-                ``.errors``) once every id was attempted, if any failed;
-                ``"return"``: put the exception in each failed position.
-            concurrency: Narrow the client's ``max_concurrency`` for this call.
-            on_progress: Called with ``(done, total)`` after each distinct id.
-            progress: Show a progress bar (needs the ``progress`` extra).
-            total_timeout: Seconds the whole call may take. At the deadline the fetches
-                in flight are cancelled and every id not fetched yet fails with an
-                ``APITimeoutError``; the results already fetched are kept. (The client's
-                ``total_timeout`` bounds each request of the call, retries included.)
-
-        Returns:
-            One result (or, with ``errors="return"``, exception) per id given.
-
-        Raises:
-            BulkFetchError: Some ids failed (``errors="raise"``).
-        """
-        call_site = _bulk.CallSite.of_caller()
         return await _bulk.get(
             self,
             data_ids,
@@ -405,41 +348,17 @@ class AsyncClient(AsyncResources):
             call_site=call_site,
         )
 
-    def iter_results(
+    def _iter_many(
         self,
         data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
-        data_type: str | None = None,
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> AsyncGenerator[Outcome, None]:
-        """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
-
-        A failure does not stop the stream: its outcome carries the error. Breaking
-        out of the loop stops the fetches in flight (under trio, close the iterator:
-        ``async with contextlib.aclosing(client.iter_results(ids)) as stream``).
-
-        Example:
-            >>> async for outcome in client.iter_results(ids):  # doctest: +SKIP
-            ...     if outcome.ok:
-            ...         store(outcome.data_id, outcome.result)
-
-        Args:
-            data_ids: One id, or many; or the ``DataEntry`` items of a ``search``.
-            data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
-            concurrency: Narrow the client's ``max_concurrency`` for this call.
-            on_progress: Called with ``(done, total)`` after each distinct id.
-            progress: Show a progress bar (needs the ``progress`` extra).
-            total_timeout: Seconds the whole iteration may take, counted from the first
-                item asked for, time spent between items included. At the deadline the
-                fetches in flight are cancelled and every id not fetched yet is yielded
-                with an ``APITimeoutError``; outcomes already fetched are still yielded.
-
-        Returns:
-            An async iterator of ``Outcome``.
-        """
+        data_type: str | None,
+        concurrency: int | None,
+        on_progress: Callable[[int, int], object] | None,
+        progress: bool,
+        total_timeout: float | None,
+        call_site: _bulk.CallSite,
+    ) -> AsyncGenerator[Outcome[Result], None]:
         return _bulk.iter_results(
             self,
             data_ids,
@@ -448,7 +367,7 @@ class AsyncClient(AsyncResources):
             on_progress=on_progress,
             progress=progress,
             total_timeout=total_timeout,
-            call_site=_bulk.CallSite.of_caller(),
+            call_site=call_site,
         )
 
     async def export(

@@ -110,6 +110,252 @@ def _types_of(schema: Schema) -> tuple[list[str], bool]:
     return [t for t in types if t != "null"], nullable
 
 
+#: ``get``'s docstring (``AsyncClient`` and ``Client``), body indented by 8.
+GET_DOC = """Fetch the results of many data entries concurrently, in the order of ``data_ids``.
+
+Each id's kind is looked up in the catalogue (skipped when ``data_type``
+is given, or for the entries of a search); each kind of the kind table gives
+its model ({models}), other kinds an ``UnknownResult``
+(with an ``UnknownDataTypeWarning``). With ``data_type`` given, the result is
+typed as that kind's model (``list[OESResult]`` for ``"oes"``).
+Every id is attempted even when some fail. Duplicate ids are fetched once.
+
+Example:
+    >>> results = await client.get(data_ids=ids)  # doctest: +SKIP
+    >>> spectra = await client.get(ids, data_type="oes", concurrency=16)  # doctest: +SKIP
+
+Args:
+    data_ids: One id, or many; or the ``DataEntry`` items of a ``search`` (a
+        ``SearchResult`` as it is), whose kind is known, so no lookup is sent.
+    data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
+    errors: ``"raise"``: raise ``BulkFetchError`` (carrying ``.results`` and
+        ``.errors``) once every id was attempted, if any failed;
+        ``"return"``: put the exception in each failed position.
+    concurrency: Narrow the client's ``max_concurrency`` for this call.
+    on_progress: Called with ``(done, total)`` after each distinct id.
+    progress: Show a progress bar (needs the ``progress`` extra).
+    total_timeout: Seconds the whole call may take. At the deadline the fetches
+        in flight are cancelled and every id not fetched yet fails with an
+        ``APITimeoutError``; the results already fetched are kept. (The client's
+        ``total_timeout`` bounds each request of the call, retries included.)
+
+Returns:
+    One result (or, with ``errors="return"``, exception) per id given.
+
+Raises:
+    BulkFetchError: Some ids failed (``errors="raise"``)."""
+
+#: ``iter_results``'s docstring.
+ITER_DOC = """Yield one ``Outcome`` per distinct id as each completes, in O(concurrency) memory.
+
+A failure does not stop the stream: its outcome carries the error. Breaking
+out of the loop stops the fetches in flight (under trio, close the iterator:
+``async with contextlib.aclosing(client.iter_results(ids)) as stream``).
+With ``data_type`` given, each outcome's result is typed as that kind's model.
+
+Example:
+    >>> async for outcome in client.iter_results(ids):  # doctest: +SKIP
+    ...     if outcome.ok:
+    ...         store(outcome.data_id, outcome.result)
+
+Args:
+    data_ids: One id, or many; or the ``DataEntry`` items of a ``search``.
+    data_type: The kind of every id, when the caller knows it (``"oes"``, ``"xps"``...).
+    concurrency: Narrow the client's ``max_concurrency`` for this call.
+    on_progress: Called with ``(done, total)`` after each distinct id.
+    progress: Show a progress bar (needs the ``progress`` extra).
+    total_timeout: Seconds the whole iteration may take, counted from the first
+        item asked for, time spent between items included. At the deadline the
+        fetches in flight are cancelled and every id not fetched yet is yielded
+        with an ``APITimeoutError``; outcomes already fetched are still yielded.
+
+Returns:
+    An async iterator of ``Outcome``."""
+
+#: Appended to the docstrings of ``Client``'s blocking mirror.
+SYNC_NOTE = """In ``Client`` this blocks; an async iterator becomes a plain iterator, and
+``on_progress`` runs on the client's event-loop thread."""
+
+#: The keyword arguments ``get`` and ``iter_results`` share after ``data_type``.
+_BULK_TAIL = (
+    "concurrency: int | None = None",
+    "on_progress: Callable[[int, int], object] | None = None",
+    "progress: bool = False",
+    "total_timeout: float | None = None",
+)
+_BULK_NAMES = ("data_ids", "data_type", "concurrency", "on_progress", "progress", "total_timeout")
+
+
+def _bulk_def(
+    name: str, params: list[str], returns: str, *, is_async: bool, tail: str = " ..."
+) -> list[str]:
+    prefix = "async def" if is_async else "def"
+    out = [f"    {prefix} {name}(", "        self,"]
+    out += [f"        {p}," for p in params]
+    out.append(f"    ) -> {returns}:{tail}")
+    return out
+
+
+def _doc_lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+class _BulkRender:
+    """The typed ``get`` / ``iter_results`` of both clients, one overload per kind."""
+
+    def __init__(self, kinds: list[tuple[str, str, str, str, str]]) -> None:
+        self.by_model: dict[str, list[str]] = {}
+        for name, _canonical, _attribute, _method, model in kinds:
+            self.by_model.setdefault(model, []).append(name)
+
+    def module(self) -> str:
+        models = sorted(self.by_model)
+        lines = [
+            HEADER,
+            '"""``get`` and ``iter_results``, typed by kind: ``data_type="oes"`` gives ``OESResult``.',
+            "",
+            "``AsyncClient`` and ``Client`` inherit these; the work is their ``_get_many`` and",
+            "``_iter_many``. Each kind of the kind table (its aliases with it) has an overload.",
+            '"""',
+            "",
+            "from __future__ import annotations",
+            "",
+            "import abc",
+            "from collections.abc import AsyncGenerator, Callable, Generator, Iterable",
+            "from typing import Any, Literal, overload",
+            "",
+            "from .._bulk import CallSite, Outcome, Result",
+            _import_line(".models", sorted(["DataEntry", *models])),
+            "",
+            '__all__ = ["AsyncBulkMethods", "SyncBulkMethods"]',
+            "",
+        ]
+        for is_async in (True, False):
+            lines += ["", *self._class(is_async=is_async)]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def _class(self, *, is_async: bool) -> list[str]:
+        name = "AsyncBulkMethods" if is_async else "SyncBulkMethods"
+        client = "AsyncClient" if is_async else "Client"
+        out = [
+            f"class {name}(abc.ABC):",
+            f'    """The bulk fetch of ``{client}``, typed by kind."""',
+            "",
+            "    __slots__ = ()",
+            "",
+        ]
+        ids = "data_ids: str | DataEntry | Iterable[str | DataEntry]"
+        raise_ = 'errors: Literal["raise"] = "raise"'
+        return_ = 'errors: Literal["return"]'
+        for model, names in self.by_model.items():
+            kind = "data_type: Literal[" + ", ".join(f'"{n}"' for n in names) + "]"
+            out += self._overload(
+                "get", [ids, "*", kind, raise_, *_BULK_TAIL], f"list[{model}]", is_async
+            )
+            out += self._overload(
+                "get",
+                [ids, "*", kind, return_, *_BULK_TAIL],
+                f"list[{model} | Exception]",
+                is_async,
+            )
+        anything = "data_type: str | None = None"
+        out += self._overload(
+            "get", [ids, "*", anything, raise_, *_BULK_TAIL], "list[Result]", is_async
+        )
+        out += self._overload(
+            "get", [ids, "*", anything, return_, *_BULK_TAIL], "list[Result | Exception]", is_async
+        )
+        either = 'errors: Literal["raise", "return"] = "raise"'
+        out += _bulk_def(
+            "get",
+            [ids, "*", anything, either, *_BULK_TAIL],
+            "list[Any]",
+            is_async=is_async,
+            tail="",
+        )
+        out += self._doc(GET_DOC.format(models=self._model_list()), is_async)
+        call = ", ".join(
+            [
+                "data_ids",
+                *(f"{n}={n}" for n in _BULK_NAMES[1:2]),
+                "errors=errors",
+                *(f"{n}={n}" for n in _BULK_NAMES[2:]),
+            ]
+        )
+        awaits = "await " if is_async else ""
+        out += [
+            f"        return {awaits}self._get_many({call}, call_site=CallSite.of_caller())",
+            "",
+        ]
+        stream = (
+            "AsyncGenerator[Outcome[{}], None]"
+            if is_async
+            else "Generator[Outcome[{}], None, None]"
+        )
+        for model, names in self.by_model.items():
+            kind = "data_type: Literal[" + ", ".join(f'"{n}"' for n in names) + "]"
+            out += self._overload(
+                "iter_results", [ids, "*", kind, *_BULK_TAIL], stream.format(model), False
+            )
+        out += self._overload(
+            "iter_results", [ids, "*", anything, *_BULK_TAIL], stream.format("Result"), False
+        )
+        out += _bulk_def(
+            "iter_results",
+            [ids, "*", anything, *_BULK_TAIL],
+            stream.format("Any"),
+            is_async=False,
+            tail="",
+        )
+        out += self._doc(ITER_DOC, is_async)
+        call = ", ".join(["data_ids", *(f"{n}={n}" for n in _BULK_NAMES[1:])])
+        out += [f"        return self._iter_many({call}, call_site=CallSite.of_caller())", ""]
+        hook = [
+            ids,
+            "*",
+            "data_type: str | None",
+            'errors: Literal["raise", "return"]',
+            "concurrency: int | None",
+            "on_progress: Callable[[int, int], object] | None",
+            "progress: bool",
+            "total_timeout: float | None",
+            "call_site: CallSite",
+        ]
+        out += ["    @abc.abstractmethod"]
+        out += _bulk_def(
+            "_get_many", hook, "list[Result] | list[Result | Exception]", is_async=is_async, tail=""
+        )
+        out += [
+            '        """Fetch ``data_ids``, warnings pointing at ``call_site``: the work of ``get``."""',
+            "",
+        ]
+        out += ["    @abc.abstractmethod"]
+        out += _bulk_def(
+            "_iter_many",
+            [p for p in hook if not p.startswith("errors")],
+            stream.format("Result"),
+            is_async=False,
+            tail="",
+        )
+        out += ['        """The outcomes of ``data_ids``: the work of ``iter_results``."""', ""]
+        return out
+
+    def _model_list(self) -> str:
+        return ", ".join(f"``{m}``" for m in self.by_model)
+
+    def _overload(self, name: str, params: list[str], returns: str, is_async: bool) -> list[str]:
+        return ["    @overload", *_bulk_def(name, params, returns, is_async=is_async)]
+
+    def _doc(self, text: str, is_async: bool) -> list[str]:
+        lines = _doc_lines(text)
+        if not is_async:
+            lines += ["", *_doc_lines(SYNC_NOTE)]
+        out = [f'        """{lines[0]}']
+        out += [f"        {line}" if line else "" for line in lines[1:]]
+        out.append('        """')
+        return out
+
+
 class Generator:
     """Turns the API description into Python source text."""
 
@@ -845,6 +1091,7 @@ class Generator:
             "models.py": self.models_module(),
             "resources.py": self.resources_module(),
             "sync_resources.py": self.sync_module(),
+            "bulk.py": _BulkRender(self.kinds()).module(),
         }
 
 

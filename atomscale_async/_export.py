@@ -44,7 +44,7 @@ import attrs
 import orjson
 
 from . import _bulk
-from ._bulk import Outcome, UnknownResult
+from ._bulk import Outcome, Result, UnknownResult
 from ._generated.kinds import KINDS
 from ._generated.models import DataEntry
 
@@ -100,7 +100,7 @@ def error_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def outcome_record(outcome: Outcome) -> dict[str, Any]:
+def outcome_record(outcome: Outcome[Result]) -> dict[str, Any]:
     """The JSON object written for one outcome (by ``export`` and the CLI's ``get --out``).
 
     A success is ``{"data_id", "data_type", "result"}`` (an entry of a kind this
@@ -289,7 +289,7 @@ class JsonLinesFile:
             )
             os.truncate(self.path, good_end)
 
-    def write(self, outcome: Outcome) -> None:
+    def write(self, outcome: Outcome[Result]) -> None:
         """Append the outcome's record as one line."""
         assert self._fd is not None
         write_all(self._fd, orjson.dumps(outcome_record(outcome)) + b"\n")
@@ -371,7 +371,7 @@ class Sink(Protocol):
     def open(self, *, overwrite: bool) -> None:
         """Read what is there (or start afresh) and get ready to write."""
 
-    def write(self, outcome: Outcome) -> None:
+    def write(self, outcome: Outcome[Result]) -> None:
         """Write one outcome."""
 
     async def sync_now_and_then(self) -> None:
@@ -398,7 +398,7 @@ class ExportClient(_bulk.BulkClient, Protocol):
         *,
         data_type: str | None = None,
         concurrency: int | None = None,
-    ) -> AsyncGenerator[Outcome, None]: ...
+    ) -> AsyncGenerator[Outcome[Result], None]: ...
 
 
 async def export(

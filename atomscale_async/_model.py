@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ._convert import unstructure
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
 __all__ = ["Model", "ResultModel"]
@@ -38,9 +39,9 @@ class Model:
 class ResultModel(Model):
     """Base of the result of every kind of the kind table: what a kind offers by default.
 
-    A kind described in ``openapi.yaml`` gets its model at once; its plot (and other
-    behaviour) is written by hand in a mixin (``x-mixin``), and until then ``plot()``
-    says so.
+    A kind described in ``openapi.yaml`` gets its model at once; its plot, frame (and
+    other behaviour) are written by hand in a mixin (``x-mixin``), and until then
+    ``plot()`` and ``to_pandas()`` say so.
     """
 
     __slots__ = ()
@@ -56,5 +57,17 @@ class ResultModel(Model):
         msg = (
             f"no plot is written for {self._kind!r} results ({type(self).__name__}) yet; "
             "plot its arrays with matplotlib (result.to_dict() holds them)"
+        )
+        raise NotImplementedError(msg)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The result as a pandas frame; a kind without a frame of its own raises.
+
+        Raises:
+            NotImplementedError: No frame is written for this kind yet.
+        """
+        msg = (
+            f"no frame is written for {self._kind!r} results ({type(self).__name__}) yet; "
+            "build one from its arrays (result.to_dict() holds them)"
         )
         raise NotImplementedError(msg)

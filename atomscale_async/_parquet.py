@@ -35,7 +35,7 @@ import attrs
 import orjson
 
 from ._arrays import FloatArray
-from ._bulk import Outcome, UnknownResult
+from ._bulk import Outcome, Result, UnknownResult
 from ._export import JsonLinesFile, fsync_directory, kind_of
 from ._generated.kinds import KINDS
 from ._optional import require
@@ -235,7 +235,7 @@ class ParquetDataset:
                 ids = pq.read_table(part, columns=["data_id"]).column("data_id")
                 self.done.update(ids.to_pylist())
 
-    def write(self, outcome: Outcome) -> None:
+    def write(self, outcome: Outcome[Result]) -> None:
         """Write a failure to ``_errors.jsonl``; buffer a success, writing a part when full."""
         if outcome.error is not None:
             self.errors.write(outcome)

@@ -19,7 +19,7 @@ import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Sequence
 from os import PathLike
 from types import TracebackType
-from typing import Any, Generic, Literal, Self, TypeVar, overload
+from typing import Any, Generic, Literal, Self, TypeVar
 
 import anyio
 import httpx
@@ -38,6 +38,7 @@ from ._client import (
     AsyncClient,
 )
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
+from ._generated.bulk import SyncBulkMethods
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
 from ._limiter import RateLimitState
@@ -257,7 +258,7 @@ def _shutdown(loop: _LoopThread, client: AsyncClient) -> None:
     loop.stop()
 
 
-class Client(SyncResources):
+class Client(SyncResources, SyncBulkMethods):
     """The blocking Atomscale client: the same API as ``AsyncClient``, without ``await``.
 
     Example:
@@ -371,45 +372,19 @@ class Client(SyncResources):
             self._loop.cancel(pumping)
             receive.close()
 
-    @overload
-    def get(
+    def _get_many(
         self,
         data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
-        data_type: str | None = None,
-        errors: Literal["raise"] = "raise",
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> list[Result]: ...
-    @overload
-    def get(
-        self,
-        data_ids: str | DataEntry | Iterable[str | DataEntry],
-        *,
-        data_type: str | None = None,
-        errors: Literal["return"],
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> list[Result | Exception]: ...
-    def get(
-        self,
-        data_ids: str | DataEntry | Iterable[str | DataEntry],
-        *,
-        data_type: str | None = None,
-        errors: Literal["raise", "return"] = "raise",
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
+        data_type: str | None,
+        errors: Literal["raise", "return"],
+        concurrency: int | None,
+        on_progress: Callable[[int, int], object] | None,
+        progress: bool,
+        total_timeout: float | None,
+        call_site: _bulk.CallSite,
     ) -> list[Result] | list[Result | Exception]:
-        # The docstring is AsyncClient.get's (set below). ``on_progress`` runs
-        # on the client's event-loop thread, not the calling thread.
-        call_site = _bulk.CallSite.of_caller()
-
+        # ``on_progress`` runs on the client's event-loop thread, not the calling thread.
         async def call() -> list[Result] | list[Result | Exception]:
             return await _bulk.get(
                 self._async,
@@ -425,17 +400,17 @@ class Client(SyncResources):
 
         return self._run(call)
 
-    def iter_results(
+    def _iter_many(
         self,
         data_ids: str | DataEntry | Iterable[str | DataEntry],
         *,
-        data_type: str | None = None,
-        concurrency: int | None = None,
-        on_progress: Callable[[int, int], object] | None = None,
-        progress: bool = False,
-        total_timeout: float | None = None,
-    ) -> Generator[Outcome, None, None]:
-        # The docstring is AsyncClient.iter_results's (set below): a plain iterator here.
+        data_type: str | None,
+        concurrency: int | None,
+        on_progress: Callable[[int, int], object] | None,
+        progress: bool,
+        total_timeout: float | None,
+        call_site: _bulk.CallSite,
+    ) -> Generator[Outcome[Result], None, None]:
         # Built here, so that bad arguments raise at the call and warnings point at it.
         stream = _bulk.iter_results(
             self._async,
@@ -445,7 +420,7 @@ class Client(SyncResources):
             on_progress=on_progress,
             progress=progress,
             total_timeout=total_timeout,
-            call_site=_bulk.CallSite.of_caller(),
+            call_site=call_site,
         )
         return self._stream(lambda: stream)
 
@@ -509,10 +484,8 @@ class Client(SyncResources):
 
         return self._run(call)
 
-    get.__doc__ = (AsyncClient.get.__doc__ or "") + _SYNC_NOTE
     search.__doc__ = (AsyncClient.search.__doc__ or "") + _SYNC_NOTE
     export.__doc__ = (AsyncClient.export.__doc__ or "") + _SYNC_NOTE
-    iter_results.__doc__ = (AsyncClient.iter_results.__doc__ or "") + _SYNC_NOTE
 
     @property
     def base_url(self) -> str:

@@ -24,6 +24,7 @@ from atomscale_async import (
     OESResult,
     Outcome,
     RateLimitState,
+    Result,
     SIMSResult,
     UnknownDataTypeWarning,
     UnknownResult,
@@ -288,7 +289,7 @@ async def test_iter_results_yields_one_outcome_per_distinct_id(
     kinds = kinds_of(30)
     api = FakeAPI(router, kinds)
     api.fail["id-00007"] = httpx.Response(404)
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome[Result]] = []
     async with make_client() as client:
         async for outcome in client.iter_results([*kinds, *kinds, "missing"]):
             outcomes.append(outcome)
@@ -797,7 +798,7 @@ async def test_total_timeout_of_iter_results_counts_the_consumers_time(
 ) -> None:
     kinds = {f"o{i}": "oes" for i in range(10)}
     api = FakeAPI(router, kinds)
-    outcomes: list[Outcome] = []
+    outcomes: list[Outcome[Result]] = []
     async with make_client(max_concurrency=4) as client:
         stream = client.iter_results(list(kinds), data_type="oes", total_timeout=0.5)
         async with contextlib.aclosing(stream):
@@ -836,7 +837,7 @@ async def test_a_bad_total_timeout_is_rejected(make_client: ClientFactory, value
         with pytest.raises(ValueError, match="total_timeout must be a positive number"):
             await client.get(["a"], total_timeout=value)  # type: ignore[call-overload]
         with pytest.raises(ValueError, match="total_timeout must be a positive number"):
-            client.iter_results(["a"], total_timeout=value)  # type: ignore[arg-type]
+            client.iter_results(["a"], total_timeout=value)  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -863,7 +864,7 @@ def this_line() -> int:
     return frame.f_back.f_lineno
 
 
-async def drain(stream: AsyncGenerator[Outcome, None]) -> list[Outcome]:
+async def drain(stream: AsyncGenerator[Outcome[Result], None]) -> list[Outcome[Result]]:
     async with contextlib.aclosing(stream):
         return [outcome async for outcome in stream]
 
@@ -1099,11 +1100,11 @@ async def test_bad_ids_and_callbacks_are_refused_before_any_request(
             await client.get(data_ids)  # type: ignore[call-overload]
         assert len(str(info.value)) < 300
         with pytest.raises(error, match=match):
-            client.iter_results(data_ids)  # type: ignore[arg-type]
+            client.iter_results(data_ids)  # type: ignore[call-overload]
         with pytest.raises(TypeError, match="on_progress must be a callable"):
             await client.get(["a"], on_progress=42)  # type: ignore[call-overload]
         with pytest.raises(TypeError, match="on_progress must be a callable"):
-            client.iter_results(["a"], on_progress="print")  # type: ignore[arg-type]
+            client.iter_results(["a"], on_progress="print")  # type: ignore[call-overload]
     assert api.catalogue_requests == []
     assert api.fetched == []
 

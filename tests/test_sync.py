@@ -91,7 +91,9 @@ def test_methods_mirror_the_async_ones() -> None:
         for name in ("get", "iter_results", "export"):
             s, a = getattr(Client, name), getattr(AsyncClient, name)
             assert inspect.signature(s).parameters == inspect.signature(a).parameters
-            assert (s.__doc__ or "").startswith(a.__doc__ or "-")
+            sync_doc, async_doc = inspect.getdoc(s) or "", inspect.getdoc(a) or "-"
+            assert sync_doc.startswith(async_doc)
+            assert "In ``Client`` this blocks" in sync_doc
     finally:
         sync.close()
 

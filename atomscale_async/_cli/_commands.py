@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from .._bulk import Outcome, UnknownDataTypeWarning, UnknownResult
+from .._bulk import Outcome, Result, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
 from .._errors import MissingAPIKeyError, NotFoundError
 from .._export import ExportSummary, kind_of, outcome_record, resolve_format
@@ -278,7 +278,7 @@ def _read_ids(args: argparse.Namespace) -> list[str]:
     return ids
 
 
-def _describe(outcome: Outcome) -> tuple[str, str]:
+def _describe(outcome: Outcome[Result]) -> tuple[str, str]:
     result = outcome.result
     if outcome.error is not None:
         return "error", f"{type(outcome.error).__name__}: {error_line(outcome.error)}"
