@@ -13,10 +13,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from atomscale_async import UnknownResult
+from atomscale_async import DataEntry, UnknownResult
 from atomscale_async._generated.kinds import KINDS
 from atomscale_async._model import ResultModel
-from atomscale_async._search import DataEntry
 
 mypy_api = pytest.importorskip("mypy.api")
 
@@ -114,7 +113,7 @@ def test_a_kind_without_a_frame_or_plot_says_so() -> None:
 
 
 def test_an_unknown_result_names_its_kind_when_asked_to_plot_or_frame() -> None:
-    entry = DataEntry(data_id="d1", char_source_type="rheed_image")  # type: ignore[call-arg]
+    entry = DataEntry(data_id="d1", char_source_type="rheed_image")
     unknown = UnknownResult(data_id="d1", data_type="rheed_image", catalogue_entry=entry)
     with pytest.raises(NotImplementedError, match=r"no plot for 'd1': its kind 'rheed_image'"):
         unknown.plot()
