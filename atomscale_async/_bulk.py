@@ -598,7 +598,13 @@ def _progress_bar(total: int, initial: int = 0) -> Any:
     from ._optional import require
 
     require("progress=True", "progress", "tqdm")
-    from tqdm.auto import tqdm
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        # In a notebook without ipywidgets tqdm falls back to a text bar, and says
+        # so in a TqdmWarning on import: the text bar is what we want, silently.
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="result", desc="atomscale", dynamic_ncols=True)
 

@@ -47,6 +47,7 @@ from . import _bulk
 from ._bulk import Outcome, Result, UnknownResult
 from ._generated.kinds import KINDS
 from ._generated.models import DataEntry
+from ._optional import require
 
 __all__ = [
     "DEFAULT_ROWS_PER_PART",
@@ -421,6 +422,8 @@ async def export(
         raise ValueError(f"rows_per_part must be an integer >= 1, got {rows_per_part!r}")
     ids, entries = ids_of(data_ids)
     _bulk._check(data_type, concurrency, client)  # before the file is touched
+    if progress:
+        require("progress=True", "progress", "tqdm")
     sink = _sink(target, fmt, rows_per_part)
     await anyio.to_thread.run_sync(lambda: sink.open(overwrite=overwrite))
     # An entry (from search) is handed on as it is: its kind needs no catalogue lookup.

@@ -139,7 +139,7 @@ class SIMSResultMixin:
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
             ValueError: a profile's depths and concentrations differ in length.
 
         Example:
@@ -171,7 +171,7 @@ class SIMSResultMixin:
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
             ValueError: ``species`` names a species the result has no profile of.
 
         Example:
@@ -220,7 +220,7 @@ class OESResultMixin:
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
             ValueError: a spectrum's length differs from the wavelengths'.
 
         Example:
@@ -237,7 +237,7 @@ class OESResultMixin:
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
 
         Example:
             >>> result.peaks_frame().groupby("element").wavelength_nm.min()  # doctest: +SKIP
@@ -290,7 +290,7 @@ class OESResultMixin:
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
 
         Example:
             >>> ax = result.plot()  # doctest: +SKIP

@@ -27,13 +27,14 @@ class MissingExtraError(ImportError):
         ...     frame = result.to_pandas()  # doctest: +SKIP
         ... except MissingExtraError as exc:
         ...     print(exc)  # doctest: +SKIP
-        OESResult.to_pandas() requires pandas, which is not installed: pip install 'atomscale-async[pandas]'
+        OESResult.to_pandas() requires pandas, which is not installed: install the [pandas] extra (pip install -e '.[pandas]' in atomscale-async's checkout)
     """  # noqa: E501
 
     def __init__(self, feature: str, module: str, extra: str) -> None:
         super().__init__(
             f"{feature} requires {module}, which is not installed: "
-            f"pip install 'atomscale-async[{extra}]'",
+            f"install the [{extra}] extra "
+            f"(pip install -e '.[{extra}]' in atomscale-async's checkout)",
             name=module,
         )
         self.feature = feature
@@ -58,7 +59,10 @@ def require(feature: str, extra: str, *modules: str) -> None:
 
 
 def _import(feature: str, extra: str, module: str) -> ModuleType:
+    top = module.partition(".")[0]
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingExtraError(feature, module.partition(".")[0], extra) from exc
+        if exc.name in (module, top):  # not installed: the message says all there is
+            raise MissingExtraError(feature, top, extra) from None
+        raise MissingExtraError(feature, top, extra) from exc  # installed, but broken

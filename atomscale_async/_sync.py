@@ -42,6 +42,7 @@ from ._generated.bulk import SyncBulkMethods
 from ._generated.models import DataEntry
 from ._generated.sync_resources import SyncResources
 from ._limiter import RateLimitState
+from ._optional import MissingExtraError
 from ._search import DateLike, SearchResult
 from ._secret import redact_url, resolve_api_key
 
@@ -327,8 +328,12 @@ class Client(SyncResources, SyncBulkMethods):
             raise RuntimeError("this client is closed; create a new one")
         if threading.current_thread() is self._loop.thread:
             raise RuntimeError("a Client method was called from its own event-loop thread")
-
-        return self._loop.run(call)
+        try:
+            return self._loop.run(call)
+        except MissingExtraError as exc:
+            # Raised before any work starts: the event-loop thread's frames would only
+            # bury the one line that says which extra to install.
+            raise exc.with_traceback(None) from exc.__cause__
 
     def _stream(self, make: Callable[[], AsyncGenerator[T, None]]) -> Generator[T, None, None]:
         """Run an async iterator in one task on the loop thread; hand its items over in batches.

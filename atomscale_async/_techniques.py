@@ -101,7 +101,7 @@ class _Spectrum:
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
             ValueError: the axis and the intensities differ in length.
 
         Example:
@@ -120,7 +120,7 @@ class _Spectrum:
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
 
         Example:
             >>> result.peaks_frame()  # doctest: +SKIP
@@ -195,7 +195,7 @@ class XPSResultMixin(_Spectrum):
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
 
         Example:
             >>> ax = xps.plot()  # doctest: +SKIP
@@ -236,7 +236,7 @@ class XRDResultMixin(_Spectrum):
 
         Raises:
             MissingExtraError: pandas is not installed
-                (``pip install 'atomscale-async[pandas]'``).
+                (the ``pandas`` extra).
 
         Example:
             >>> xrd.peaks_frame().sort_values("intensity").tail(3)  # doctest: +SKIP
@@ -264,7 +264,7 @@ class XRDResultMixin(_Spectrum):
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
 
         Example:
             >>> ax = xrd.plot()  # doctest: +SKIP
@@ -307,7 +307,7 @@ class PhotoluminescenceResultMixin(_Spectrum):
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
 
         Example:
             >>> ax = pl.plot()  # doctest: +SKIP
@@ -342,7 +342,7 @@ class RamanResultMixin(_Spectrum):
 
         Raises:
             MissingExtraError: matplotlib is not installed
-                (``pip install 'atomscale-async[plot]'``).
+                (the ``plot`` extra).
 
         Example:
             >>> ax = raman.plot()  # doctest: +SKIP

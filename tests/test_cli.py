@@ -369,7 +369,7 @@ def test_plot_without_the_extra_names_it(
         *api, "oes", "get", server.state.oes_ids()[0], "--plot", str(tmp_path / "x.png"), env=env
     )
     assert done.status == 1
-    assert "pip install 'atomscale-async[plot]'" in done.one_error_line()
+    assert "pip install -e '.[plot]'" in done.one_error_line()
     assert not (tmp_path / "x.png").exists()
 
 

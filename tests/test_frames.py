@@ -415,7 +415,7 @@ def test_missing_pandas_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
     ):
         with pytest.raises(MissingExtraError) as info:
             call()
-        assert "pip install 'atomscale-async[pandas]'" in str(info.value)
+        assert "pip install -e '.[pandas]'" in str(info.value)
         assert info.value.name == "pandas"
         assert info.value.extra == "pandas"
     assert str(info.value).startswith("results_to_frames() requires pandas, which is not installed")
@@ -425,7 +425,7 @@ def test_missing_numpy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "numpy", None)
     with pytest.raises(MissingExtraError, match=r"SIMSDepthProfile\.to_numpy\(\) requires numpy"):
         make_sims().depth_profiles[0].to_numpy()
-    with pytest.raises(ImportError, match=r"pip install 'atomscale-async\[pandas\]'"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[pandas\]'"):
         make_oes().to_numpy()
 
 
@@ -475,10 +475,8 @@ def test_package_imports_without_the_extras() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "results_to_frames() requires pandas, which is not installed: "
-        "pip install 'atomscale-async[pandas]'",
-        "SIMSResult.plot() requires matplotlib, which is not installed: "
-        "pip install 'atomscale-async[plot]'",
+        "results_to_frames() requires pandas, which is not installed: pip install -e '.[pandas]'",
+        "SIMSResult.plot() requires matplotlib, which is not installed: pip install -e '.[plot]'",
     ]
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +94,99 @@ def test_an_unknown_log_level_warns_once_with_the_valid_ones(
     assert len(warned) == 1
     assert "'verbose'" in warned[0]
     assert "debug, info" in warned[0]
+
+
+def _run_script(
+    source: str, server: SandboxServer, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(source), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATOMSCALE_", "PYTEST_"))}
+    env |= {"ATOMSCALE_BASE_URL": server.base_url, "ATOMSCALE_API_KEY": KEY}
+    return subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+#: Make ``import pyarrow`` fail as where the parquet extra is not installed.
+_NO_PYARROW = """
+import sys
+sys.modules["pyarrow"] = None
+sys.modules["pyarrow.parquet"] = None
+"""
+
+
+@pytest.mark.parametrize("blocking", [True, False], ids=["Client", "AsyncClient"])
+def test_a_missing_extra_is_one_clear_line_before_any_work(
+    server: SandboxServer, tmp_path: Path, blocking: bool
+) -> None:
+    call = (
+        "with Client() as c:\n    c.export(ids, 'out.parquet')\n"
+        if blocking
+        else "async def main():\n    async with AsyncClient() as c:\n"
+        "        await c.export(ids, 'out.parquet')\nanyio.run(main)\n"
+    )
+    ids = server.state.oes_ids()[:3]
+    done = _run_script(
+        _NO_PYARROW
+        + f"import anyio\nfrom atomscale_async import AsyncClient, Client\nids = {ids!r}\n"
+        + call,
+        server,
+        tmp_path,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("atomscale_async._optional.MissingExtraError: export to Parquet")
+    assert "[parquet] extra" in last
+    assert "pip install -e '.[parquet]'" in last
+    # No chained ImportError, and a short traceback: the call, not the library's insides.
+    assert "direct cause" not in done.stderr
+    assert "During handling" not in done.stderr
+    ours = re.findall(r'  File ".*atomscale_async', done.stderr)
+    assert len(ours) <= (2 if blocking else 6), done.stderr
+    assert not (tmp_path / "out.parquet").exists()  # nothing touched
+
+
+def test_export_checks_for_the_progress_extra_before_touching_the_file(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    done = _run_script(
+        'import sys\nsys.modules["tqdm"] = None\n'
+        "from atomscale_async import Client\n"
+        f"ids = {server.state.oes_ids()[:2]!r}\n"
+        "with Client() as c:\n    c.export(ids, 'out.jsonl', progress=True)\n",
+        server,
+        tmp_path,
+    )
+    assert done.returncode == 1
+    assert "[progress] extra" in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_progress_bar_in_a_notebook_without_ipywidgets_is_text_and_silent(
+    server: SandboxServer, tmp_path: Path
+) -> None:
+    # What tqdm.auto sees in a Jupyter kernel: ipykernel's shell loaded, no ipywidgets.
+    done = _run_script(
+        """
+        import sys, types, warnings
+        warnings.simplefilter("always")  # ("error" would be swallowed by tqdm's fallback)
+        shell = type("ZMQInteractiveShell", (), {})
+        sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+        ipython = types.ModuleType("IPython")
+        ipython.get_ipython = lambda: shell()
+        sys.modules["IPython"] = ipython
+        sys.modules["ipywidgets"] = None
+        from atomscale_async import Client
+        with Client() as c:
+            results = c.get(c.search(data_type="oes").data_ids[:3], progress=True)
+        print(len(results), "results")
+        """,
+        server,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 results" in done.stdout
+    assert "Warning" not in done.stderr, done.stderr
+    assert "3/3" in done.stderr  # the text bar

@@ -322,7 +322,7 @@ def test_format_species(name: str, label: str) -> None:
 
 def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(MissingExtraError, match=r"pip install 'atomscale-async\[plot\]'") as info:
+    with pytest.raises(MissingExtraError, match=r"pip install -e '\.\[plot\]'") as info:
         make_sims().plot()
     assert str(info.value).startswith("SIMSResult.plot() requires matplotlib")
     with pytest.raises(MissingExtraError, match=r"OESResult\.plot\(\) requires matplotlib"):

@@ -33,7 +33,7 @@ def missing_sandbox(exc: ImportError) -> CLIError:
     missing = exc.name or "a dependency"
     return CLIError(
         f"the sandbox needs {missing}, which is not installed: "
-        "pip install 'atomscale-async[sandbox]'"
+        "install the [sandbox] extra (pip install -e '.[sandbox]' in atomscale-async's checkout)"
     )
 
 

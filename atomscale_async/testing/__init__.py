@@ -22,7 +22,8 @@ and use it::
 
 Override the `atomscale_mock_options` fixture to change the data (e.g.
 `{"entries": 200, "seed": 3}`), or use `AtomscaleMock` as a context manager outside
-pytest. Requires the `testing` extra (respx and pytest): `pip install 'atomscale-async[testing]'`.
+pytest. Requires the `testing` extra (respx and pytest):
+`pip install -e '.[testing]'` from a checkout.
 """
 
 from __future__ import annotations
