@@ -522,7 +522,7 @@ async def test_parquet_without_pyarrow_names_the_extra(
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     async with make_client() as client:
-        with pytest.raises(MissingExtraError, match=r"atomscale-async\[parquet\]"):
+        with pytest.raises(MissingExtraError, match=r"the \[parquet\] extra"):
             await client.export(["a"], tmp_path / "pull.parquet")
 
 

@@ -475,8 +475,10 @@ def test_package_imports_without_the_extras() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "results_to_frames() requires pandas, which is not installed: pip install -e '.[pandas]'",
-        "SIMSResult.plot() requires matplotlib, which is not installed: pip install -e '.[plot]'",
+        "results_to_frames() requires pandas, which is not installed: install the [pandas] extra"
+        " (pip install -e '.[pandas]' in atomscale-async's checkout)",
+        "SIMSResult.plot() requires matplotlib, which is not installed: install the [plot] extra"
+        " (pip install -e '.[plot]' in atomscale-async's checkout)",
     ]
 
 

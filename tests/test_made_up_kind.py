@@ -198,6 +198,7 @@ def _edited(copy: Path) -> list[str]:
 def test_a_kind_described_and_regenerated_is_served_and_fetched_typed(tmp_path: Path) -> None:
     copy = _made_up_copy(tmp_path)
     assert _edited(copy) == [
+        "_generated/bulk.py",
         "_generated/kinds.py",
         "_generated/models.py",
         "_generated/resources.py",
