@@ -247,6 +247,8 @@ class _Listed:
             return None
         try:
             record = orjson.loads(line)
+            if not isinstance(record["data_ids"], list):
+                return None
             listed = cls(
                 part=record["part"],
                 rows=record["rows"],

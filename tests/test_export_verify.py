@@ -305,6 +305,23 @@ async def test_verify_counts_ids_asked_that_are_not_written_or_failed(
     assert not found.complete
 
 
+async def test_verify_is_refused_while_an_export_writes(
+    router: respx.MockRouter, make_client: ClientFactory, tmp_path: Path
+) -> None:
+    from atomscale_async._parquet import ParquetDataset
+
+    root = tmp_path / "pull.parquet"
+    _, kinds, _ = await exported(router, make_client, root)
+    writing = ParquetDataset(root, rows_per_part=3)
+    writing.open(overwrite=False)
+    try:
+        async with make_client() as client:
+            with pytest.raises(BlockingIOError, match="being written by another export"):
+                await client.export(list(kinds), root, verify=True)
+    finally:
+        writing.close(compact=False)
+
+
 async def test_verify_and_repair_refuse_what_contradicts_them(
     make_client: ClientFactory, tmp_path: Path
 ) -> None:
