@@ -18,6 +18,7 @@ from ._errors import (
     BadRequestError,
     BulkFetchError,
     ConflictError,
+    ExportCorruptError,
     InternalServerError,
     MalformedResponseError,
     MissingAPIKeyError,
@@ -28,7 +29,7 @@ from ._errors import (
     ResponseValidationError,
     UnprocessableEntityError,
 )
-from ._export import ExportSummary
+from ._export import DamagedPart, ExportSummary
 from ._frames import results_to_frames
 from ._generated.models import (
     CharSourceType,
@@ -76,9 +77,11 @@ __all__ = [
     "Client",
     "ConflictError",
     "ConstraintMode",
+    "DamagedPart",
     "DataEntry",
     "DetailNote",
     "DetectedPeak",
+    "ExportCorruptError",
     "ExportSummary",
     "FloatArray",
     "InternalServerError",

@@ -382,6 +382,8 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         rows_per_part: int = DEFAULT_ROWS_PER_PART,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        verify: bool = False,
+        repair: bool = False,
     ) -> ExportSummary:
         """Fetch many results and write each to ``path`` as it completes; resume a pull.
 
@@ -397,6 +399,10 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         - ``.parquet`` (or ``format="parquet"``): a dataset directory
           ``path/kind=<kind>/part-*.parquet`` (one fixed schema per kind, arrays as
           list columns), failures in ``path/_errors.jsonl``; needs the ``parquet`` extra.
+          A resume first checks every part written (footer, rows and ids, every
+          page's data, checksum): a damaged or missing part raises
+          ``ExportCorruptError``, or with ``repair=True`` is moved aside to
+          ``path/_damaged/`` and its ids are fetched again.
 
         Example:
             >>> summary = await client.export(ids, "pull.jsonl", progress=True)  # doctest: +SKIP
@@ -416,13 +422,22 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
             on_progress: Called with ``(done, total)`` after each id, counting the ids
                 done by earlier runs.
             progress: Show a progress bar (rate and time left; needs the ``progress`` extra).
+            verify: Fetch nothing and change nothing: check the export at ``path``
+                as a resume would (every part, or every line) and count which of
+                ``data_ids`` are written (none given: every id it holds). The summary's
+                ``damaged`` lists what is wrong; ``complete`` is True when nothing is.
+            repair: Parquet: move damaged parts aside and fetch their ids again
+                (those listed when written, asked this time or not).
 
         Returns:
-            An ``ExportSummary``: counts of ids skipped, written and failed.
+            An ``ExportSummary``: counts of ids skipped, written and failed, and the
+            damaged parts found (moved aside when repairing).
 
         Raises:
             ValueError: A ``.json`` path, an unknown suffix, or a file that is not an export.
+            ExportCorruptError: A Parquet part is damaged or missing, without ``repair``.
             BlockingIOError: Another export is writing ``path`` now.
+            FileNotFoundError: Verifying, and nothing is at ``path``.
         """
         return await _export.export(
             self,
@@ -435,6 +450,8 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
             rows_per_part=rows_per_part,
             on_progress=on_progress,
             progress=progress,
+            verify=verify,
+            repair=repair,
         )
 
     async def search(

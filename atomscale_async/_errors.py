@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ._secret import redact_url
+
+if TYPE_CHECKING:
+    from ._export import DamagedPart
 
 __all__ = [
     "APIConnectionError",
@@ -16,6 +20,7 @@ __all__ = [
     "BadRequestError",
     "BulkFetchError",
     "ConflictError",
+    "ExportCorruptError",
     "InternalServerError",
     "MalformedResponseError",
     "MissingAPIKeyError",
@@ -193,6 +198,34 @@ class BulkFetchError(AtomscaleError):
         )
         self.results = results
         self.errors = errors
+
+
+class ExportCorruptError(AtomscaleError, ValueError):
+    """An export's existing data is damaged: resuming on it would keep a bad part.
+
+    Raised by ``export`` on resume when a Parquet part file is missing, cut
+    short, zeroed, or no longer decodes (or its contents changed since it was
+    written). Nothing was fetched or changed. Resume with ``repair=True`` (CLI:
+    ``--resume --repair``) to move the damaged parts aside and fetch their ids
+    again, or with ``overwrite=True`` to start afresh. A `ValueError` too, like
+    the other refusals of a path that is not a sound export.
+
+    Attributes:
+        path: The export (the Parquet dataset directory).
+        damaged: Each damaged part: its path, what is wrong, the ids it held.
+    """
+
+    def __init__(self, path: Path, damaged: Sequence[DamagedPart]) -> None:
+        shown = "; ".join(f"{part.name}: {part.problem}" for part in damaged[:5])
+        more = f"; and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        super().__init__(
+            f"{path}: {len(damaged)} damaged part file{'s' if len(damaged) != 1 else ''} "
+            f"({shown}{more}); resume with repair=True (CLI: --resume --repair) to move "
+            f"{'them' if len(damaged) != 1 else 'it'} aside and fetch the ids again, "
+            "or overwrite=True to start afresh"
+        )
+        self.path = path
+        self.damaged = tuple(damaged)
 
 
 _HINTS: dict[int, tuple[type[APIStatusError], str]] = {

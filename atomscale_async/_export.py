@@ -13,7 +13,14 @@ Formats:
     file and an atomic rename.
 
     Parquet (``_parquet.py``): a dataset directory ``PATH/kind=<kind>/part-*.parquet``
-    plus ``PATH/_errors.jsonl`` for the failures.
+    plus ``PATH/_errors.jsonl`` for the failures and ``PATH/_parts.jsonl``, the list
+    of the parts written (rows, ids, checksum). Each part is checked before a
+    resume trusts it; a damaged one stops the resume (``ExportCorruptError``)
+    unless ``repair=True`` moves it aside to ``PATH/_damaged/`` and fetches its
+    ids again.
+
+Verifying (``verify=True``) checks a finished export without fetching: every
+part (Parquet) or every line (JSON Lines), and that each id asked is written.
 
 Crash safety: a line is written with one ``write`` system call on an unbuffered
 descriptor opened for appending, so once written it is in the kernel's page
@@ -51,6 +58,7 @@ from ._optional import require
 
 __all__ = [
     "DEFAULT_ROWS_PER_PART",
+    "DamagedPart",
     "ExportSummary",
     "error_line",
     "export",
@@ -69,17 +77,43 @@ _logger = logging.getLogger("atomscale_async")
 
 
 @attrs.frozen(kw_only=True)
+class DamagedPart:
+    """A part of an export that failed its check (a Parquet part file, or a JSON Lines file).
+
+    Attributes:
+        path: Where the part is, or was expected (when missing).
+        name: Its name inside the export, e.g. ``kind=oes/part-00001.parquet``.
+        problem: What is wrong, e.g. ``missing`` or ``empty (0 bytes)``.
+        data_ids: The ids it held, as listed when it was written (empty when unknown).
+        repaired: Whether ``repair=True`` dealt with it: moved it aside (a missing
+            part needs no move) and fetched its ids again.
+        moved_to: Where ``repair=True`` moved it, or None (not moved, or missing).
+    """
+
+    path: Path
+    name: str
+    problem: str
+    data_ids: tuple[str, ...] = ()
+    repaired: bool = False
+    moved_to: Path | None = None
+
+
+@attrs.frozen(kw_only=True)
 class ExportSummary:
-    """What ``export`` did.
+    """What ``export`` did, or (``verify=True``) what it found.
 
     Attributes:
         path: The file (JSON Lines) or directory (Parquet) written.
         format: ``"jsonl"`` or ``"parquet"``.
-        total: Distinct ids asked for.
-        skipped: Ids already written successfully by an earlier run, not fetched again.
-        succeeded: Ids fetched and written successfully by this run.
-        failed: Ids that failed in this run (each has a failure record).
+        total: Distinct ids asked for (verifying with no ids: the ids the export holds).
+        skipped: Ids already written successfully by an earlier run, not fetched again
+            (verifying: the ids asked that are written, in a sound part).
+        succeeded: Ids fetched and written successfully by this run (verifying: 0).
+        failed: Ids that failed in this run, each with a failure record (verifying:
+            ids asked whose latest record is a failure).
         repaired_bytes: Bytes of a torn last record cut off the file before resuming.
+        damaged: The damaged parts found: moved aside by ``repair=True`` (``moved_to``),
+            or, verifying, as they are.
     """
 
     path: Path
@@ -89,11 +123,13 @@ class ExportSummary:
     succeeded: int
     failed: int
     repaired_bytes: int = 0
+    damaged: tuple[DamagedPart, ...] = ()
 
     @property
     def complete(self) -> bool:
-        """Whether every id asked for is now written successfully."""
-        return self.failed == 0 and self.skipped + self.succeeded == self.total
+        """Whether every id asked for is now written successfully, in sound parts."""
+        sound = all(part.repaired for part in self.damaged)
+        return sound and self.failed == 0 and self.skipped + self.succeeded == self.total
 
 
 def error_line(exc: BaseException) -> str:
@@ -181,14 +217,18 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _lock(fd: int, path: Path) -> None:
-    """Take an exclusive advisory lock on an open file, or raise at once (POSIX only)."""
+def _lock(fd: int, path: Path, *, shared: bool = False) -> None:
+    """Take an advisory lock on an open file, or raise at once (POSIX only).
+
+    Writing takes an exclusive lock; verifying a shared one, so it waits for no
+    one and is refused while an export writes.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no advisory lock
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         raise BlockingIOError(
             errno.EWOULDBLOCK, f"{path} is being written by another export"
@@ -226,6 +266,8 @@ class JsonLinesFile:
         self.failures: dict[str, int] = {}  # failure lines per id
         self.duplicates = 0  # success lines of an id that already has one
         self.repaired_bytes = 0
+        self.damaged: list[DamagedPart] = []  # a torn line is repaired, a foreign one refused
+        self.refetch: list[str] = []
         self._fd: int | None = None
         self._synced_at = 0.0
         self._dirty = False
@@ -234,8 +276,10 @@ class JsonLinesFile:
     def _compacting(self) -> Path:
         return self.path.with_name(f".{self.path.name}.compacting")
 
-    def open(self, *, overwrite: bool) -> None:
+    def open(self, *, overwrite: bool, repair: bool = False) -> None:
         """Lock the file; scan and repair it (or empty it); keep it open for appending.
+
+        A torn last line is always cut off (``repair`` changes nothing here).
 
         Raises:
             BlockingIOError: Another export (in any process) is writing this file.
@@ -369,8 +413,18 @@ class Sink(Protocol):
         """Bytes of a torn record cut off when opened."""
         ...
 
-    def open(self, *, overwrite: bool) -> None:
-        """Read what is there (or start afresh) and get ready to write."""
+    @property
+    def damaged(self) -> list[DamagedPart]:
+        """The damaged parts found when opened (and moved aside: ``repair``)."""
+        ...
+
+    @property
+    def refetch(self) -> list[str]:
+        """Ids of the damaged parts, to fetch again whether or not they are asked."""
+        ...
+
+    def open(self, *, overwrite: bool, repair: bool) -> None:
+        """Read what is there and check it (or start afresh); get ready to write."""
 
     def write(self, outcome: Outcome[Result]) -> None:
         """Write one outcome."""
@@ -414,18 +468,33 @@ async def export(
     rows_per_part: int = DEFAULT_ROWS_PER_PART,
     on_progress: _bulk.ProgressCallback | None = None,
     progress: bool = False,
+    verify: bool = False,
+    repair: bool = False,
 ) -> ExportSummary:
     """Fetch and write each id's outcome as it completes; see ``AsyncClient.export``."""
     target = Path(path)
     fmt = resolve_format(target, format)
+    if verify and (overwrite or repair):
+        raise ValueError(
+            "verify=True checks an export as it is: pass it without overwrite=True or repair=True"
+        )
+    if repair and overwrite:
+        raise ValueError(
+            "repair=True keeps the sound parts and overwrite=True discards everything: "
+            "pass one of them"
+        )
     if isinstance(rows_per_part, bool) or not isinstance(rows_per_part, int) or rows_per_part < 1:
         raise ValueError(f"rows_per_part must be an integer >= 1, got {rows_per_part!r}")
     ids, entries = ids_of(data_ids)
+    if verify:
+        return await anyio.to_thread.run_sync(lambda: verify_export(target, fmt, ids))
     _bulk._check(data_type, concurrency, client)  # before the file is touched
     if progress:
         require("progress=True", "progress", "tqdm")
     sink = _sink(target, fmt, rows_per_part)
-    await anyio.to_thread.run_sync(lambda: sink.open(overwrite=overwrite))
+    await anyio.to_thread.run_sync(lambda: sink.open(overwrite=overwrite, repair=repair))
+    asked = set(ids)
+    ids += [data_id for data_id in sink.refetch if data_id not in asked]  # a moved part's
     # An entry (from search) is handed on as it is: its kind needs no catalogue lookup.
     todo = [entries.get(data_id, data_id) for data_id in ids if data_id not in sink.done]
     skipped = len(ids) - len(todo)
@@ -461,4 +530,83 @@ async def export(
         succeeded=counts["succeeded"],
         failed=counts["failed"],
         repaired_bytes=sink.repaired_bytes,
+        damaged=tuple(sink.damaged),
+    )
+
+
+def verify_export(path: Path, format: ExportFormat, ids: list[str]) -> ExportSummary:
+    """Check an export as it is, fetching and changing nothing (``export(verify=True)``).
+
+    Args:
+        path: The ``.jsonl`` file or the Parquet directory.
+        format: Its format.
+        ids: The ids that should be written; empty: the ids the export holds.
+
+    Raises:
+        FileNotFoundError: Nothing is at ``path``.
+        BlockingIOError: An export is writing ``path`` now.
+    """
+    if format == "parquet":
+        from ._parquet import verify_dataset
+
+        return verify_dataset(path, ids)
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, f"{path}: no JSON Lines export here to verify")
+    written: set[str] = set()
+    failed: set[str] = set()
+    bad_lines: list[int] = []
+    lines = last_size = 0
+    with path.open("rb") as file:
+        _lock(file.fileno(), path, shared=True)
+        for lines, line in enumerate(file, 1):
+            last_size = len(line)
+            parsed = _parse(line)
+            if parsed is None:
+                bad_lines.append(lines)
+            else:
+                (written if parsed[1] else failed).add(parsed[0])
+    damaged: list[DamagedPart] = []
+    if bad_lines and bad_lines[-1] == lines:
+        bad_lines.pop()  # only the last line can be torn: a run killed while writing it
+        damaged.append(
+            DamagedPart(
+                path=path,
+                name=path.name,
+                problem=f"the last line ({last_size:,} bytes) is torn by an "
+                "interrupted run; resuming cuts it off and fetches its id again",
+            )
+        )
+    if bad_lines:
+        more = f" (and {len(bad_lines) - 1:,} more)" if len(bad_lines) > 1 else ""
+        damaged.insert(
+            0,
+            DamagedPart(
+                path=path,
+                name=path.name,
+                problem=f"line {bad_lines[0]:,}{more} is not a record written by export",
+            ),
+        )
+    return verified_summary(path, format, ids, written, failed, damaged)
+
+
+def verified_summary(
+    path: Path,
+    format: ExportFormat,
+    ids: list[str],
+    written: set[str],
+    failed: set[str],
+    damaged: list[DamagedPart],
+) -> ExportSummary:
+    """The summary of a verification: of ``ids``, or (none given) of every id found."""
+    if not ids:
+        listed = {data_id for part in damaged for data_id in part.data_ids}
+        ids = sorted(written | failed | listed)
+    return ExportSummary(
+        path=path,
+        format=format,
+        total=len(ids),
+        skipped=sum(1 for data_id in ids if data_id in written),
+        succeeded=0,
+        failed=sum(1 for data_id in ids if data_id in failed and data_id not in written),
+        damaged=tuple(damaged),
     )

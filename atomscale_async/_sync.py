@@ -441,6 +441,8 @@ class Client(SyncResources, SyncBulkMethods):
         rows_per_part: int = DEFAULT_ROWS_PER_PART,
         on_progress: Callable[[int, int], object] | None = None,
         progress: bool = False,
+        verify: bool = False,
+        repair: bool = False,
     ) -> ExportSummary:
         # The docstring is AsyncClient.export's (set below).
         async def call() -> ExportSummary:
@@ -454,6 +456,8 @@ class Client(SyncResources, SyncBulkMethods):
                 rows_per_part=rows_per_part,
                 on_progress=on_progress,
                 progress=progress,
+                verify=verify,
+                repair=repair,
             )
 
         return self._run(call)

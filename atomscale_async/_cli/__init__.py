@@ -9,7 +9,8 @@ Commands::
     atomscale-async target-materials create --name N --substrate S [--layer GaN:0001 ...]
     atomscale-async KIND get ID [--plot FILE.png]             # every kind of the kind table
     atomscale-async get ID... | --ids-file FILE [--out FILE.jsonl|.json|DIR.parquet]
-                    [--resume | --overwrite] [--concurrency N]
+                    [--resume [--repair] | --overwrite] [--concurrency N]
+    atomscale-async get [ID...] --verify --out FILE.jsonl|DIR.parquet  # check, fetch nothing
 
 ``--base-url`` and ``--api-key`` (or ``ATOMSCALE_BASE_URL`` / ``ATOMSCALE_API_KEY``)
 choose the server. Output is a table for people (stdout is a terminal, or

@@ -10,12 +10,20 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import anyio
 import orjson
 
 from .._bulk import Outcome, Result, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
-from .._errors import MissingAPIKeyError, NotFoundError
-from .._export import ExportSummary, kind_of, outcome_record, resolve_format
+from .._errors import ExportCorruptError, MissingAPIKeyError, NotFoundError
+from .._export import (
+    DamagedPart,
+    ExportSummary,
+    kind_of,
+    outcome_record,
+    resolve_format,
+    verify_export,
+)
 from .._generated.kinds import KINDS, KnownResult, fetch_function
 from .._generated.models import OESResult, SIMSResult
 from .._optional import MissingExtraError, require
@@ -257,7 +265,7 @@ async def _result_get(args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _read_ids(args: argparse.Namespace) -> list[str]:
+def _read_ids(args: argparse.Namespace, *, required: bool = True) -> list[str]:
     ids = list(args.data_ids)
     if args.ids_file is not None:
         try:
@@ -271,7 +279,7 @@ def _read_ids(args: argparse.Namespace) -> list[str]:
             data_id = line.split("#", 1)[0].strip()
             if data_id:
                 ids.append(data_id)
-    if not ids:
+    if not ids and required:
         raise CLIError("give data ids, or --ids-file FILE", EXIT_USAGE)
     if not all(ids):
         raise CLIError("a data id is empty", EXIT_USAGE)
@@ -335,10 +343,19 @@ def _check_out(args: argparse.Namespace) -> bool:
     """Check ``--out``, ``--resume`` and ``--overwrite``; whether ``export`` writes the file."""
     path: Path | None = args.out
     if path is None:
-        if args.resume or args.overwrite:
-            flag = "--resume" if args.resume else "--overwrite"
+        if args.resume or args.overwrite or args.verify:
+            flag = "--resume" if args.resume else "--overwrite" if args.overwrite else "--verify"
             raise CLIError(f"{flag} needs --out FILE", EXIT_USAGE)
         return False
+    if args.verify and (args.resume or args.overwrite or args.repair):
+        raise CLIError(
+            "--verify checks --out as it is: pass it without --resume, --overwrite or --repair",
+            EXIT_USAGE,
+        )
+    if args.repair and not args.resume:
+        raise CLIError(
+            "--repair needs --resume: it repairs the export --resume continues", EXIT_USAGE
+        )
     if args.resume and args.overwrite:
         raise CLIError(
             "--resume continues the file and --overwrite replaces it: pass one of them",
@@ -350,13 +367,13 @@ def _check_out(args: argparse.Namespace) -> bool:
             ".jsonl (JSON Lines), .json (one JSON array) or .parquet (a Parquet dataset)",
             EXIT_USAGE,
         )
-    exporting = bool(args.resume) or path.suffix.lower() in (".jsonl", ".parquet")
+    exporting = args.resume or args.verify or path.suffix.lower() in (".jsonl", ".parquet")
     if exporting:
         try:
             resolve_format(path, None)
         except ValueError as exc:
             raise CLIError(error_line(exc), EXIT_USAGE) from None
-    if path.exists() and not args.resume and not args.overwrite:
+    if path.exists() and not args.resume and not args.overwrite and not args.verify:
         raise CLIError(
             f"{path} exists: pass --resume to continue it, or --overwrite to replace it",
             EXIT_USAGE,
@@ -378,7 +395,16 @@ async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
                     data_type=args.data_type,
                     concurrency=args.concurrency,
                     progress=progress,
+                    repair=bool(args.repair),
                 )
+            except ExportCorruptError as exc:
+                _report_damage(exc.path, exc.damaged, out)
+                out.error(
+                    f"{args.out} was left as it is; run again with --resume --repair to move "
+                    "the damaged parts aside and fetch their ids again, or --overwrite to "
+                    "start afresh"
+                )
+                return EXIT_FAILURE
             except (OSError, ValueError) as exc:
                 raise CLIError(f"could not write {args.out}: {error_line(exc)}") from None
     for warning in caught:
@@ -389,7 +415,47 @@ async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
     return _report_export(summary, ids, out)
 
 
+def _report_damage(path: Path, damaged: tuple[DamagedPart, ...], out: Output) -> None:
+    for part in damaged:
+        held = f" (held {len(part.data_ids):,} ids)" if part.data_ids else ""
+        out.error(f"{part.name}: {part.problem}{held}")
+    out.error(f"{path}: {len(damaged):,} damaged part{'s' if len(damaged) != 1 else ''}")
+
+
+async def _verify(args: argparse.Namespace, ids: list[str], out: Output) -> int:
+    """``get --verify --out PATH [ID...]``: check the export, fetching nothing (no key needed)."""
+    path: Path = args.out
+    summary = await anyio.to_thread.run_sync(
+        lambda: verify_export(path, resolve_format(path, None), ids)
+    )
+    if summary.damaged:
+        _report_damage(path, summary.damaged, out)
+    missing = summary.total - summary.skipped
+    if missing:
+        failed = f", {summary.failed:,} of them failed" if summary.failed else ""
+        out.error(f"{missing:,} of {summary.total:,} ids are not written{failed}")
+    if summary.complete:
+        every = ", every id asked" if ids else ""
+        out.note(f"{path}: OK: {summary.skipped:,} records{every}")
+        return EXIT_OK
+    if summary.damaged:
+        out.error(
+            f"run get --resume --repair --out {path} with the same ids to move the damaged "
+            "parts aside and fetch their ids again"
+            if summary.format == "parquet"
+            else f"run get --resume --out {path} with the same ids to repair it"
+        )
+    else:
+        out.error(f"run get --resume --out {path} with the same ids to complete it")
+    return EXIT_FAILURE
+
+
 def _report_export(summary: ExportSummary, ids: list[str], out: Output) -> int:
+    for part in summary.damaged:
+        done = f"moved the damaged {part.name} aside to {part.moved_to}"
+        if part.moved_to is None:
+            done = f"{part.name} was {part.problem}"
+        out.note(f"{done}; its {len(part.data_ids):,} ids fetched again")
     if summary.repaired_bytes:
         out.note(
             f"cut off a torn last record ({summary.repaired_bytes:,} bytes) "
@@ -419,8 +485,10 @@ def _report_export(summary: ExportSummary, ids: list[str], out: Output) -> int:
 
 
 async def _get(args: argparse.Namespace, out: Output) -> int:
-    ids = _read_ids(args)
+    ids = _read_ids(args, required=not args.verify)
     if _check_out(args):
+        if args.verify:
+            return await _verify(args, ids, out)
         return await _export(args, ids, out)
     progress = want_progress(args.progress, out.stderr)
     # People at a terminal get a summary; JSON goes to --out, a pipe, or --format json.

@@ -309,6 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace an existing --out FILE, start afresh (default: off)",
     )
+    bulk.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --resume: move damaged part files of DIR.parquet aside (to DIR/_damaged/) "
+        "and fetch their ids again, instead of stopping (default: off)",
+    )
+    bulk.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the export in --out as it is, fetching nothing: every part file or "
+        "line, and that each ID given is written; exit 1 when anything is wrong "
+        "(default: off)",
+    )
     _concurrency_option(bulk)
     bulk.add_argument(
         "--data-type",
