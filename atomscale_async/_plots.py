@@ -529,7 +529,11 @@ def _place_labels(
             # Centres that keep the label inside the frame, clear of its edges.
             lowest = ax.bbox.x0 + _PAD_PX + width / 2 + 1
             highest_x = max(ax.bbox.x1 - _PAD_PX - width / 2 - 1, lowest)
-            wanted = (0.0, 0.6 * width, -0.6 * width, 1.1 * width, -1.1 * width)
+            wanted = [0.0, 0.6 * width, -0.6 * width, 1.1 * width, -1.1 * width]
+            # Or just beside a label already placed, when stacking over it would cross it.
+            gap = 1.5 * height  # wide enough that two labels do not read as one
+            for left, right, _, _ in labels:
+                wanted += [left - width / 2 - gap - x_px, right + width / 2 + gap - x_px]
             inside = (min(max(x_px + s, lowest), highest_x) - x_px for s in wanted)
             for shift in dict.fromkeys(inside):
                 left, right = x_px + shift - width / 2 - 1, x_px + shift + width / 2 + 1

@@ -101,6 +101,36 @@ def test_peak_labels_do_not_overlap(
         plt.close("all")
 
 
+@pytest.mark.parametrize("kind", SPECTRA)
+def test_no_leader_line_runs_through_another_label(
+    kind: str, fetched: dict[str, list[tuple[Any, DataEntry]]]
+) -> None:
+    import numpy as np
+
+    for result, entry in fetched[kind]:
+        ax = result.plot(entry=entry)
+        renderer = _draw(ax)
+        labels = _labels(ax)
+        boxes = [Text.get_window_extent(t, renderer).expanded(0.95, 0.8) for t in labels]
+        for i, label in enumerate(labels):
+            arrow = cast(Any, label).arrow_patch
+            if arrow is None:
+                continue
+            ends = arrow.get_path().vertices  # display pixels
+            (x0, y0), (x1, y1) = ends[0], ends[-1]
+            for t in np.linspace(0.05, 0.95, 40):
+                x, y = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+                for j, box in enumerate(boxes):
+                    where = (
+                        kind,
+                        entry.physical_sample_name,
+                        label.get_text(),
+                        labels[j].get_text(),
+                    )
+                    assert j == i or not box.contains(x, y), where
+        plt.close("all")
+
+
 def test_raman_labels_of_modes_a_few_wavenumbers_apart_are_staggered() -> None:
     shifts = [100.0 + 0.5 * i for i in range(1801)]
     result = structure(
