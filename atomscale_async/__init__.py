@@ -60,7 +60,7 @@ from ._limiter import RateLimitState
 from ._model import Model
 from ._optional import MissingExtraError
 from ._search import SearchResult
-from ._summary import OESSummary, ProfileSummary, SIMSSummary, Span
+from ._summary import OESSummary, ProfileSummary, SIMSSummary, Span, SpectrumSummary
 from ._sync import Client
 from ._version import __version__
 
@@ -110,6 +110,7 @@ __all__ = [
     "SIMSSummary",
     "SearchResult",
     "Span",
+    "SpectrumSummary",
     "SynthSourceType",
     "SynthesisInstrument",
     "TargetMaterial",

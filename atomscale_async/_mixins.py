@@ -8,11 +8,12 @@ leaves ``__repr__`` to the mixin.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
+from ._summary import HTML_ROWS as _HTML_ROWS
 from ._summary import OESSummary, ProfileSummary, SIMSSummary
+from ._summary import html_table as _table
 from ._techniques import (
     PhotoluminescenceResultMixin,
     RamanResultMixin,
@@ -25,10 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from ._frames import FloatVector
-    from ._generated.models import OESResult, SIMSDepthProfile, SIMSResult
-
-#: Rows an HTML summary shows at most (species of a SIMS result, elements of an OES one).
-_HTML_ROWS = 20
+    from ._generated.models import DataEntry, OESResult, SIMSDepthProfile, SIMSResult
 
 __all__ = [
     "DataEntryMixin",
@@ -159,12 +157,20 @@ class SIMSResultMixin:
 
         return sims_frames(results)
 
-    def plot(self, ax: Axes | None = None, *, species: str | Iterable[str] | None = None) -> Axes:
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        species: str | Iterable[str] | None = None,
+        entry: DataEntry | None = None,
+    ) -> Axes:
         """Plot concentration (log scale) against depth, one line per species.
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             species: Plot only this species (or these); all of them when None.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -172,7 +178,8 @@ class SIMSResultMixin:
         Raises:
             MissingExtraError: matplotlib is not installed
                 (the ``plot`` extra).
-            ValueError: ``species`` names a species the result has no profile of.
+            ValueError: ``species`` names a species the result has no profile of, or
+                ``entry`` is the entry of another data id.
 
         Example:
             >>> ax = result.plot()  # doctest: +SKIP
@@ -180,7 +187,7 @@ class SIMSResultMixin:
         """
         from ._plots import plot_sims
 
-        return plot_sims(cast("SIMSResult", self), ax, species=species)
+        return plot_sims(cast("SIMSResult", self), ax, species=species, entry=entry)
 
 
 class OESResultMixin:
@@ -278,12 +285,16 @@ class OESResultMixin:
 
         return oes_to_numpy(cast("OESResult", self), spectrum)
 
-    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+    def plot(
+        self, ax: Axes | None = None, *, peaks: bool = True, entry: DataEntry | None = None
+    ) -> Axes:
         """Plot the scope-corrected spectrum, each detected peak marked with its element.
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             peaks: Mark and label the detected peaks.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -298,26 +309,7 @@ class OESResultMixin:
         """
         from ._plots import plot_oes
 
-        return plot_oes(cast("OESResult", self), ax, peaks=peaks)
+        return plot_oes(cast("OESResult", self), ax, peaks=peaks, entry=entry)
 
 
 _PROFILE_HEADER = ("species", "points", "depth", "concentration")
-
-
-def _table(caption: str, header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:
-    """A small HTML table; every cell is escaped."""
-    parts = ["<table>", f"<caption>{html.escape(caption)}</caption>"]
-    if header is not None:
-        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        parts.append(f"<thead><tr>{cells}</tr></thead>")
-    parts.append("<tbody>")
-    for row in rows:
-        if header is None:  # a key/value table: the key is a row header
-            key, *values = row
-            cells = f'<th style="text-align:left">{html.escape(key)}</th>'
-            cells += "".join(f'<td style="text-align:left">{html.escape(v)}</td>' for v in values)
-        else:
-            cells = "".join(f"<td>{html.escape(v)}</td>" for v in row)
-        parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
-    return "".join(parts)

@@ -1,4 +1,4 @@
-"""Quick-look matplotlib plots of SIMS and OES results (the ``plot`` extra).
+"""Quick-look matplotlib plots of the results (the ``plot`` extra), and their peak labels.
 
 Importing this module needs neither numpy nor matplotlib: each function checks
 for them (raising ``MissingExtraError``) and imports them when called.
@@ -6,6 +6,7 @@ for them (raising ``MissingExtraError``) and imports them when called.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -17,9 +18,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ._frames import FloatMatrix, FloatVector
-    from ._generated.models import DetectedPeak, OESResult, SIMSResult
+    from ._generated.models import DataEntry, DetectedPeak, OESResult, SIMSResult
 
-__all__ = ["format_species", "format_unit", "plot_oes", "plot_sims"]
+__all__ = [
+    "format_species",
+    "format_unit",
+    "mark_spectrum_peaks",
+    "plot_oes",
+    "plot_sims",
+    "plot_title",
+    "set_title",
+]
 
 _FORMULA = re.compile(r"(?:[A-Z][a-z]?\d*)+[+-]?")
 _POWER = re.compile(r"\^\{?([+-]?\d+)\}?")
@@ -50,6 +59,9 @@ _MAX_ROUNDS = 6
 _SHIFT_COST = 1.5
 #: Peaks of one element closer than this many label widths share a label.
 _GROUP_WIDTHS = 1.2
+#: The colour of an XPS, XRD, photoluminescence or Raman peak's marker, label and leader.
+_MARK_COLOR = "C3"
+_TEXT_COLOR = "0.15"
 
 
 def _escape(text: str) -> str:
@@ -85,6 +97,45 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return created
 
 
+def plot_title(
+    technique: str, data_id: str, entry: DataEntry | None = None, sample: str | None = None
+) -> str:
+    """A plot's title: the technique, the sample (the entry's, else ``sample``) and the id.
+
+    Raises:
+        ValueError: ``entry`` is the catalogue entry of another data id.
+
+    Example:
+        >>> plot_title("XRD", "d1", sample="GaN-S-004")
+        'XRD · GaN-S-004 · d1'
+    """
+    if entry is not None:
+        if entry.data_id != data_id:
+            raise ValueError(
+                f"entry is the catalogue entry of {entry.data_id!r}, not of {data_id!r}"
+            )
+        physical, material = entry.physical_sample_name, entry.sample_name
+        if physical and material and material != physical:
+            sample = f"{physical} ({material})"
+        else:
+            sample = physical or material or sample
+    return " · ".join(_escape(part) for part in (technique, sample, data_id) if part)
+
+
+def set_title(ax: Axes, title: str) -> None:
+    """Title the axes, unless they have a title; the id goes on a line of its own if too wide."""
+    if ax.get_title():
+        return
+    text = ax.set_title(title, fontsize="medium")
+    figure = _root_figure(ax)
+    figure.draw_without_rendering()  # settle the layout: where the title is drawn
+    box = text.get_window_extent()
+    if box.x0 < figure.bbox.x0 + _PAD_PX or box.x1 > figure.bbox.x1 - _PAD_PX:
+        head, sep, data_id = title.rpartition(" · ")
+        if sep:
+            text.set_text(f"{head}\n{data_id}")
+
+
 def _root_figure(ax: Axes) -> Figure:
     from matplotlib.figure import Figure
 
@@ -97,10 +148,15 @@ def _root_figure(ax: Axes) -> Figure:
 
 
 def plot_sims(
-    result: SIMSResult, ax: Axes | None = None, *, species: str | Iterable[str] | None = None
+    result: SIMSResult,
+    ax: Axes | None = None,
+    *,
+    species: str | Iterable[str] | None = None,
+    entry: DataEntry | None = None,
 ) -> Axes:
     """Draw ``result``'s depth profiles; see ``SIMSResult.plot()``."""
     require("SIMSResult.plot()", "plot", "matplotlib", "numpy")
+    title = plot_title("SIMS depth profiles", result.data_id, entry)
     from ._frames import profile_to_numpy
 
     profiles = result.depth_profiles
@@ -136,14 +192,20 @@ def plot_sims(
         ax.legend(loc="best", title="Species")
     else:
         ax.text(0.5, 0.5, "no depth profiles", transform=ax.transAxes, ha="center", va="center")
-    if not ax.get_title():
-        ax.set_title(f"SIMS depth profiles · {result.data_id}", fontsize="medium")
+    set_title(ax, title)
     return ax
 
 
-def plot_oes(result: OESResult, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+def plot_oes(
+    result: OESResult,
+    ax: Axes | None = None,
+    *,
+    peaks: bool = True,
+    entry: DataEntry | None = None,
+) -> Axes:
     """Draw ``result``'s scope-corrected spectrum and its peaks; see ``OESResult.plot()``."""
     require("OESResult.plot()", "plot", "matplotlib", "numpy")
+    title = plot_title("OES spectrum", result.data_id, entry)
     import numpy as np
 
     from ._frames import oes_to_numpy
@@ -158,8 +220,7 @@ def plot_oes(result: OESResult, ax: Axes | None = None, *, peaks: bool = True) -
     ax.set_xlabel(f"Wavelength ({format_unit(result.wavelength_unit)})")
     ax.set_ylabel("Scope-corrected intensity")
     ax.grid(visible=True, which="major", alpha=0.3)
-    if not ax.get_title():
-        ax.set_title(f"OES spectrum · {result.data_id}", fontsize="medium")
+    set_title(ax, title)
     if peaks and result.detected_peaks:
         per_nm = _PER_NM.get(result.wavelength_unit, 1.0)
         _mark_peaks(ax, wavelengths, intensities, result.detected_peaks, per_nm)
@@ -224,8 +285,9 @@ def _mark_peaks(
         [((xs[group[0]] + xs[group[-1]]) / 2, max(ys[i] for i in group)) for group in groups]
     )
     texts = [format_species(ordered[group[0]].element) for group in groups]
+    sizes = [_label_extent(ax, text) for text in texts]
     offsets = _place_labels(
-        ax, figure, texts, anchors, np.column_stack([xs, ys]), wavelengths, intensities
+        ax, figure, sizes, anchors, np.column_stack([xs, ys]), wavelengths, intensities
     )
     px_per_point = figure.dpi / 72.0
     for group, text, anchor, (shift, lift) in zip(groups, texts, anchors, offsets, strict=True):
@@ -271,9 +333,79 @@ def _mark_peaks(
                 )
 
 
-def _label_extent(ax: Axes, text: str) -> tuple[float, float]:
+def mark_spectrum_peaks(
+    ax: Axes,
+    axis: FloatVector,
+    intensities: FloatVector,
+    marks: Sequence[tuple[float, str]],
+) -> None:
+    """Mark each peak ``(position, label)`` with a triangle above it, and label it.
+
+    Labels are kept inside the axes (the y range grows to fit them), off the spectrum,
+    off the markers and off each other, staggered with a leader line to their peak
+    when neighbours would collide (see ``_place_labels``). A peak off the axis's
+    range, or at a position that is not finite, is left out.
+    """
+    import numpy as np
+    from matplotlib.transforms import offset_copy
+
+    order = np.argsort(axis, kind="stable")
+    axis, intensities = axis[order], intensities[order]
+    finite = axis[np.isfinite(axis)]
+    if not finite.size:
+        return
+    low, high = float(finite.min()), float(finite.max())
+    shown = sorted((at, label) for at, label in marks if math.isfinite(at) and low <= at <= high)
+    if not shown:
+        return
+    xs = np.array([at for at, _ in shown])
+    ys = np.array([_peak_height(axis, intensities, at) for at in xs])
+    figure = _root_figure(ax)
+    above = offset_copy(ax.transData, fig=figure, y=_MARKER_OFFSET_POINTS, units="points")
+    ax.plot(
+        xs,
+        ys,
+        linestyle="none",
+        marker="v",
+        markersize=_MARKER_POINTS,
+        color=_MARK_COLOR,
+        transform=above,
+    )
+    labelled = [i for i, (_, label) in enumerate(shown) if label]
+    if not labelled:
+        return
+    figure.draw_without_rendering()  # settle the layout, so pixel sizes are final
+    texts = [_escape(shown[i][1]) for i in labelled]
+    sizes = [_label_extent(ax, text, weight="normal") for text in texts]
+    anchors = np.column_stack([xs[labelled], ys[labelled]])
+    offsets = _place_labels(
+        ax, figure, sizes, anchors, np.column_stack([xs, ys]), axis, intensities
+    )
+    leader = {
+        "arrowstyle": "-",
+        "color": _MARK_COLOR,
+        "linewidth": 0.7,
+        "linestyle": ":",
+        "shrinkA": 1,
+        "shrinkB": _MARKER_OFFSET_POINTS + _MARKER_POINTS,
+    }
+    for text, (x, y), (shift, lift) in zip(texts, anchors, offsets, strict=True):
+        ax.annotate(
+            text,
+            xy=(x, y),
+            xytext=(shift, lift),
+            textcoords="offset points",
+            color=_TEXT_COLOR,
+            fontsize=_LABEL_SIZE,
+            ha="center",
+            va="bottom",
+            arrowprops=leader if shift or lift > _LEADER_POINTS else None,
+        )
+
+
+def _label_extent(ax: Axes, text: str, weight: str = "bold") -> tuple[float, float]:
     """Width and height in pixels of a peak label."""
-    probe = ax.text(0, 0, text, fontsize=_LABEL_SIZE, fontweight="bold", transform=None)
+    probe = ax.text(0, 0, text, fontsize=_LABEL_SIZE, fontweight=weight, transform=None)
     extent = probe.get_window_extent()
     probe.remove()
     return extent.width, extent.height
@@ -301,6 +433,34 @@ def _group_peaks(ax: Axes, elements: Sequence[str], xs: FloatVector) -> list[lis
 
 _Box = tuple[float, float, float, float]
 """A box in pixels: (left, right, bottom, top)."""
+_Segment = tuple[float, float, float, float]
+"""A line in pixels: (x0, y0, x1, y1)."""
+#: What a label placed across a leader line costs, in pixels of height.
+_CROSSING_COST = 1e6
+
+
+def _leader(
+    peak: tuple[float, float], shift: float, bottom: float, scale: float
+) -> _Segment | None:
+    """The leader line of a label at ``shift`` and ``bottom`` from its peak, if it has one.
+
+    ``scale`` is pixels per point; the line starts above the peak's marker.
+    """
+    x, y = peak
+    if not shift and (bottom - y) / scale <= _LEADER_POINTS:
+        return None
+    return (x, y + (_MARKER_OFFSET_POINTS + _MARKER_POINTS) * scale, x + shift, bottom)
+
+
+def _crosses(segment: _Segment, boxes: Sequence[_Box]) -> bool:
+    """Whether the segment runs through one of the boxes (its ends excepted)."""
+    x0, y0, x1, y1 = segment
+    for step in range(1, 24):
+        t = step / 24
+        x, y = x0 + (x1 - x0) * t, y0 + (y1 - y0) * t
+        if any(left < x < right and low < y < high for left, right, low, high in boxes):
+            return True
+    return False
 
 
 def _lowest_clear(
@@ -331,7 +491,7 @@ def _lowest_clear(
 def _place_labels(
     ax: Axes,
     figure: Figure,
-    texts: Sequence[str],
+    sizes: Sequence[tuple[float, float]],
     anchors: FloatMatrix,
     peaks: FloatMatrix,
     wavelengths: FloatVector,
@@ -339,15 +499,15 @@ def _place_labels(
 ) -> list[tuple[float, float]]:
     """Where to put each label, as an offset in points from its anchor.
 
-    Labels are placed left to right. Each goes to the lowest spot above its
-    anchor (or beside it, up to a label's width away, if that is much lower)
-    that clears the spectrum under it, the peak markers and the labels already
-    placed. The y range grows until the highest label fits in the axes.
+    Labels (of ``sizes``, in pixels) are placed in the order given. Each goes to
+    the lowest spot above its anchor (or beside it, up to a label's width away, if
+    that is much lower) that clears the spectrum under it, the peak markers and the
+    labels already placed, and lies within the axes' left and right edges. The y
+    range grows, on any scale, until the highest label fits in the axes.
     """
     import numpy as np
 
     px_per_point = figure.dpi / 72.0
-    sizes = [_label_extent(ax, text) for text in texts]
     finite = np.isfinite(intensities)
     curve_data = np.column_stack([wavelengths[finite], intensities[finite]])
     marker_half = _MARKER_POINTS / 2 * px_per_point
@@ -361,23 +521,47 @@ def _place_labels(
             (x - marker_half, x + marker_half, y, y + marker_top) for x, y in to_px(peaks)
         ]
         offsets = []
+        labels: list[_Box] = []
+        leaders: list[_Segment] = []
         for (width, height), (x_px, y_px) in zip(sizes, to_px(anchors), strict=True):
             start = y_px + _LABEL_POINTS * px_per_point
             candidates = []  # (score, shift, bottom)
-            for shift in (0.0, 0.6 * width, -0.6 * width, 1.1 * width, -1.1 * width):
+            # Centres that keep the label inside the frame, clear of its edges.
+            lowest = ax.bbox.x0 + _PAD_PX + width / 2 + 1
+            highest_x = max(ax.bbox.x1 - _PAD_PX - width / 2 - 1, lowest)
+            wanted = [0.0, 0.6 * width, -0.6 * width, 1.1 * width, -1.1 * width]
+            # Or just beside a label already placed, when stacking over it would cross it.
+            gap = 1.5 * height  # wide enough that two labels do not read as one
+            for left, right, _, _ in labels:
+                wanted += [left - width / 2 - gap - x_px, right + width / 2 + gap - x_px]
+            inside = (min(max(x_px + s, lowest), highest_x) - x_px for s in wanted)
+            for shift in dict.fromkeys(inside):
                 left, right = x_px + shift - width / 2 - 1, x_px + shift + width / 2 + 1
-                if shift and (left < ax.bbox.x0 or right > ax.bbox.x1):
-                    continue
                 bottom = _lowest_clear(curve, placed, (left, right), start, height)
-                candidates.append((bottom + _SHIFT_COST * abs(shift), shift, bottom))
+                score = bottom + _SHIFT_COST * abs(shift)
+                # A leader line through a label, or a label over a leader, is hard to read.
+                leader = _leader((x_px, y_px), shift, bottom, px_per_point)
+                box = (left, right, bottom, bottom + height)
+                if (leader and _crosses(leader, labels)) or any(
+                    _crosses(other, [box]) for other in leaders
+                ):
+                    score += _CROSSING_COST
+                candidates.append((score, shift, bottom))
             _, shift, bottom = min(candidates)
             left = x_px + shift - width / 2 - 1
-            placed.append((left, left + width + 2, bottom, bottom + height))
+            box = (left, left + width + 2, bottom, bottom + height)
+            placed.append(box)
+            labels.append(box)
+            leader = _leader((x_px, y_px), shift, bottom, px_per_point)
+            if leader:
+                leaders.append(leader)
             offsets.append((shift / px_per_point, (bottom - y_px) / px_per_point))
         highest = max(top for (_, _, _, top) in placed)
         if highest <= ax.bbox.y1 - _PAD_PX:
             break
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, low + (high - low) * (highest + 2 * _PAD_PX - ax.bbox.y0) / ax.bbox.height)
+        # The data value at the height the labels need, through the axis's scale (log too).
+        fraction = (highest + 2 * _PAD_PX - ax.bbox.y0) / ax.bbox.height
+        top = ax.transData.inverted().transform(ax.transAxes.transform((0.0, fraction)))[1]
+        ax.set_ylim(ax.get_ylim()[0], float(top))
         figure.draw_without_rendering()
     return offsets

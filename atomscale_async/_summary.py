@@ -1,16 +1,18 @@
 """What a result holds, in brief: the one summary behind every view of it.
 
-`SIMSResult.summary()` and `OESResult.summary()` build these; the HTML repr, the command
-line's tables and the demo's report all read them, so that a result is described one way.
-A result of another kind is described field by field (`field_rows`, `peak_table`).
+`SIMSResult.summary()`, `OESResult.summary()` and the XPS, XRD, photoluminescence and Raman
+results' `summary()` build these; the HTML repr, the command line's tables and the demo's
+report all read them, so that a result is described one way. A result of a kind without a
+summary is described field by field (`field_rows`, `peak_table`).
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +24,21 @@ if TYPE_CHECKING:
     from ._generated.models import OESResult, SIMSDepthProfile, SIMSResult
     from ._model import Model
 
-__all__ = ["OESSummary", "ProfileSummary", "SIMSSummary", "Span", "field_rows", "peak_table"]
+__all__ = [
+    "OESSummary",
+    "ProfileSummary",
+    "SIMSSummary",
+    "Span",
+    "SpectrumSummary",
+    "field_rows",
+    "html_table",
+    "peak_table",
+]
 
 #: The longest text of one field or cell in `field_rows` and `peak_table`.
 _CELL = 60
+#: Rows an HTML summary shows at most (species, elements, peaks).
+HTML_ROWS = 20
 #: The spectra an OES result may lack.
 _OPTIONAL_SPECTRA = ("reference", "dark")
 
@@ -212,6 +225,102 @@ class OESSummary:
         """One line, e.g. ``2,048 points, 12 peaks (Ga, In, N2)``."""
         elements = ", ".join(element for element, _ in self.elements)
         return f"{self.points:,} points, {self.peaks:,} peaks ({elements})"
+
+
+@attrs.frozen(kw_only=True)
+class SpectrumSummary:
+    """An XPS, XRD, photoluminescence or Raman result in brief: its axis, details and peaks.
+
+    Attributes:
+        data_id: The data entry id.
+        technique: The technique, e.g. ``"XPS"``.
+        points: The number of points of the spectrum.
+        axis_name: What the axis measures, e.g. ``"binding energy"``.
+        axis: The range of the axis and its unit (``"eV"``, ``"°"``, ``"cm⁻¹"``), None when
+            no value is finite.
+        intensity: The range of the intensities, None when none is finite.
+        details: ``(label, value)`` of what else the result says: the radiation of an XRD
+            scan, the excitation of a photoluminescence spectrum, an XPS composition...
+        peak_header: The columns of the peaks, with their units, e.g. ``"binding energy (eV)"``.
+        peaks: One row of text per detected peak, under ``peak_header``.
+        last_updated: When the result was last updated, if known.
+
+    Example:
+        >>> print(xps.summary().describe())  # doctest: +SKIP
+        2,401 points, binding energy 0 to 1200 eV, 6 peaks
+    """
+
+    data_id: str
+    technique: str
+    points: int
+    axis_name: str
+    axis: Span | None
+    intensity: Span | None
+    details: tuple[tuple[str, str], ...] = ()
+    peak_header: tuple[str, ...] = ()
+    peaks: tuple[tuple[str, ...], ...] = ()
+    last_updated: datetime | None = None
+
+    @property
+    def axis_label(self) -> str:
+        """The axis's name with its unit, e.g. ``"binding energy (eV)"``."""
+        unit = self.axis.unit if self.axis is not None else ""
+        return f"{self.axis_name} ({unit})" if unit else self.axis_name
+
+    def rows(self) -> list[list[str]]:
+        """The summary as ``[label, value]`` rows, as the tables show it (peaks apart)."""
+        axis = None if self.axis is None else attrs.evolve(self.axis, unit="")  # in the label
+        rows = [
+            ["points", f"{self.points:,}"],
+            [self.axis_label, _span_text(axis)],
+            ["intensity", _span_text(self.intensity)],
+            *([label, value] for label, value in self.details),
+            ["peaks", f"{len(self.peaks):,}"],
+        ]
+        if self.last_updated is not None:
+            rows.append(["last updated", self.last_updated.isoformat(timespec="seconds")])
+        return rows
+
+    def describe(self) -> str:
+        """One line: points, the axis's range and unit, peaks (``2,401 points, ..., 6 peaks``)."""
+        count = len(self.peaks)
+        axis = "" if self.axis is None else f", {self.axis_name} {self.axis.format()}"
+        return f"{self.points:,} points{axis}, {count:,} peak{'s' * (count != 1)}"
+
+    def _repr_html_(self) -> str:
+        caption = f"{self.technique} · {self.data_id}"
+        page = html_table(caption, None, self.rows())
+        if self.peaks:
+            rows: list[Sequence[str]] = list(self.peaks[:HTML_ROWS])
+            if len(self.peaks) > HTML_ROWS:
+                more = f"\N{HORIZONTAL ELLIPSIS} {len(self.peaks) - HTML_ROWS} more"
+                rows.append([more, *[""] * (len(self.peak_header) - 1)])
+            page += html_table("detected peaks", self.peak_header, rows)
+        return page
+
+
+def html_table(caption: str, header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:
+    """A small HTML table; every cell is escaped. Without a header, a key/value table."""
+    parts = ["<table>", f"<caption>{html.escape(caption)}</caption>"]
+    if header is not None:
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        parts.append(f"<thead><tr>{cells}</tr></thead>")
+    parts.append("<tbody>")
+    for row in rows:
+        if header is None:  # a key/value table: the key is a row header
+            key, *values = row
+            cells = f'<th style="text-align:left">{html.escape(key)}</th>'
+            cells += "".join(f'<td style="text-align:left">{html.escape(v)}</td>' for v in values)
+        else:
+            cells = "".join(f"<td>{html.escape(v)}</td>" for v in row)
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def brief(value: Any) -> str:
+    """A value as one short cell of a table (an array as its length and range)."""
+    return _brief(value)
 
 
 def _text(value: object) -> str | None:

@@ -13,14 +13,18 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ._optional import require
+from ._summary import Span, SpectrumSummary, brief
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
     from matplotlib.axes import Axes
 
     from ._arrays import FloatArray
     from ._frames import FloatVector
     from ._generated.models import (
+        DataEntry,
         PhotoluminescenceResult,
         RamanResult,
         XPSResult,
@@ -32,9 +36,37 @@ __all__ = [
     "RamanResultMixin",
     "XPSResultMixin",
     "XRDResultMixin",
+    "radiation",
 ]
 
 _SIZE = (8.0, 4.5)
+#: Planck's constant times the speed of light (eV nm): a photon of λ nm carries HC / λ eV.
+_HC_EV_NM = 1239.84
+#: The K-alpha lines of the usual X-ray anodes (Å): K-alpha-1 and the K-alpha average.
+_ANODES = (
+    ("Cu", (1.5406, 1.5418)),
+    ("Mo", (0.7093, 0.7107)),
+    ("Co", (1.7890, 1.7903)),
+    ("Cr", (2.2897, 2.2910)),
+    ("Fe", (1.9360, 1.9373)),
+    ("Ag", (0.5594, 0.5609)),
+)
+
+
+def radiation(wavelength_angstrom: float) -> str:
+    """The X-rays of a wavelength, as a figure or table states them.
+
+    Example:
+        >>> radiation(1.5406) == "Cu K\N{GREEK SMALL LETTER ALPHA}, λ = 1.5406 Å"
+        True
+        >>> radiation(1.2)
+        'λ = 1.2 Å'
+    """
+    text = f"λ = {wavelength_angstrom:g} Å"
+    for anode, lines in _ANODES:
+        if any(abs(wavelength_angstrom - line) < 5e-4 for line in lines):
+            return f"{anode} K\N{GREEK SMALL LETTER ALPHA}, {text}"
+    return text
 
 
 class _Spectrum:
@@ -43,15 +75,63 @@ class _Spectrum:
     __slots__ = ()
     _axis_field = ""
     _axis_column = ""
+    #: What the axis measures, as the tables and plots name it.
+    _axis_name = ""
     #: The columns of ``peaks_frame()`` when they do not depend on what was received.
     _peak_columns: tuple[str, ...] = ()
 
     if TYPE_CHECKING:  # fields of the generated models
         data_id: str
         intensities: FloatArray
+        last_updated: datetime | None
 
     def _axis(self) -> FloatArray:
         return cast("FloatArray", getattr(self, self._axis_field))
+
+    @property
+    def _technique(self) -> str:
+        return type(self).__name__.removesuffix("Result")
+
+    def _axis_unit(self) -> str:
+        """The unit of the axis, as the tables and plots write it."""
+        return ""
+
+    def _peak_headers(self) -> dict[str, str]:
+        """The peaks' fields as the tables head them (with units), in the order shown."""
+        return {}
+
+    def _details(self) -> list[tuple[str, str]]:
+        """``(label, value)`` of what else the result says, for its summary."""
+        return []
+
+    def summary(self) -> SpectrumSummary:
+        """The result in brief: its axis and unit, intensities, details and peaks.
+
+        Example:
+            >>> print(result.summary().describe())  # doctest: +SKIP
+            2,401 points, binding energy 0 to 1200 eV, 6 peaks
+        """
+        records = self._peak_rows()
+        received = dict.fromkeys(k for r in records for k in r if r[k] is not None)
+        named = self._peak_headers()
+        keys = [k for k in named if k in received] + [k for k in received if k not in named]
+        return SpectrumSummary(
+            data_id=self.data_id,
+            technique=self._technique,
+            points=len(self._axis()),
+            axis_name=self._axis_name,
+            axis=Span.of(self._axis(), self._axis_unit()),
+            intensity=Span.of(self.intensities, ""),
+            details=tuple(self._details()),
+            peak_header=tuple(named.get(k, k.replace("_", " ")) for k in keys),
+            peaks=tuple(
+                tuple("" if r.get(k) is None else brief(r[k]) for k in keys) for r in records
+            ),
+            last_updated=self.last_updated,
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
 
     def __repr__(self) -> str:
         axis = self._axis()
@@ -143,37 +223,28 @@ class _Spectrum:
 
         return spectrum_frames(results, cls._axis_column, cls._peak_columns)
 
-    def _draw(self, ax: Axes | None, xlabel: str) -> Axes:
-        require(f"{type(self).__name__}.plot()", "plot", "matplotlib")
-        from ._plots import _new_axes
+    def _sample(self) -> str | None:
+        """The sample the result names itself, when no catalogue entry is given."""
+        return None
 
+    def _draw(self, ax: Axes | None, xlabel: str, entry: DataEntry | None) -> Axes:
+        require(f"{type(self).__name__}.plot()", "plot", "matplotlib", "numpy")
+        from ._plots import _new_axes, plot_title, set_title
+
+        title = plot_title(self._technique, self.data_id, entry, self._sample())
         axes = _new_axes(ax, _SIZE)
         axis, intensities = self.to_numpy()
         axes.plot(axis, intensities, linewidth=0.9)
         axes.set_xlabel(xlabel)
         axes.set_ylabel("Intensity (counts)")
-        axes.set_title(f"{type(self).__name__.removesuffix('Result')} · {self.data_id}")
+        set_title(axes, title)
         return axes
 
     def _mark(self, ax: Axes, positions: Sequence[tuple[float, str]]) -> None:
+        from ._plots import mark_spectrum_peaks
+
         axis, intensities = self.to_numpy()
-        if not len(axis):
-            return
-        for at, label in positions:
-            if not math.isfinite(at):
-                continue
-            index = int(abs(axis - at).argmin())
-            height = float(intensities[index])
-            ax.plot([at], [height], marker="v", color="C3", markersize=5)
-            if label:
-                ax.annotate(
-                    label,
-                    (at, height),
-                    xytext=(0, 6),
-                    textcoords="offset points",
-                    ha="center",
-                    fontsize="small",
-                )
+        mark_spectrum_peaks(ax, axis, intensities, positions)
 
 
 class XPSResultMixin(_Spectrum):
@@ -182,13 +253,41 @@ class XPSResultMixin(_Spectrum):
     __slots__ = ()
     _axis_field = "binding_energies"
     _axis_column = "binding_energy"
+    _axis_name = "binding energy"
 
-    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+    def _axis_unit(self) -> str:
+        return "eV"
+
+    def _peak_headers(self) -> dict[str, str]:
+        return {
+            "binding_energy": "binding energy (eV)",
+            "element": "element",
+            "orbital": "orbital",
+            "peak_area": "area",
+            "fwhm": "FWHM (eV)",
+        }
+
+    def _details(self) -> list[tuple[str, str]]:
+        result = cast("XPSResult", self)
+        details = []
+        if result.predicted_composition:
+            shares = sorted(result.predicted_composition.items(), key=lambda item: -item[1])
+            text = ", ".join(f"{element} {share:.1%}" for element, share in shares)
+            details.append(("composition", text))
+        if result.set_elements is not None:
+            details.append(("elements set by hand", brief(result.set_elements)))
+        return details
+
+    def plot(
+        self, ax: Axes | None = None, *, peaks: bool = True, entry: DataEntry | None = None
+    ) -> Axes:
         """Plot intensity against binding energy, decreasing left to right (the XPS convention).
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             peaks: Mark the detected peaks with their element and orbital.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -196,11 +295,12 @@ class XPSResultMixin(_Spectrum):
         Raises:
             MissingExtraError: matplotlib is not installed
                 (the ``plot`` extra).
+            ValueError: ``entry`` is the entry of another data id.
 
         Example:
-            >>> ax = xps.plot()  # doctest: +SKIP
+            >>> ax = xps.plot(entry=found[0])  # doctest: +SKIP
         """
-        axes = self._draw(ax, "Binding energy (eV)")
+        axes = self._draw(ax, "Binding energy (eV)", entry)
         low, high = sorted(axes.get_xlim())
         axes.set_xlim(high, low)
         if peaks:
@@ -222,7 +322,33 @@ class XRDResultMixin(_Spectrum):
     __slots__ = ()
     _axis_field = "two_theta"
     _axis_column = "two_theta"
+    _axis_name = "2θ"
     _peak_columns = ("two_theta", "intensity", "d_spacing_angstrom", "prominence", "fwhm_degrees")
+
+    def _axis_unit(self) -> str:
+        unit = cast("XRDResult", self).two_theta_unit
+        return "°" if unit in ("degrees", "degree", "deg") else unit
+
+    def _peak_headers(self) -> dict[str, str]:
+        unit = self._axis_unit()
+        return {
+            "two_theta": f"2θ ({unit})",
+            "intensity": "intensity",
+            "d_spacing_angstrom": "d-spacing (Å)",
+            "prominence": "prominence",
+            "fwhm_degrees": "FWHM (°)",
+        }
+
+    def _details(self) -> list[tuple[str, str]]:
+        result = cast("XRDResult", self)
+        details = [("radiation", radiation(result.wavelength_angstrom))]
+        for key, value in (result.spectral_metadata or {}).items():
+            details.append((str(key).replace("_", " "), brief(value)))
+        return details
+
+    def _sample(self) -> str | None:
+        sample = (cast("XRDResult", self).spectral_metadata or {}).get("sample")
+        return sample if isinstance(sample, str) and sample else None
 
     def _peak_count(self) -> int | None:
         peaks = cast("XRDResult", self).detected_peaks
@@ -252,12 +378,19 @@ class XRDResultMixin(_Spectrum):
         peaks = cast("XRDResult", self).detected_peaks or []
         return [{c: getattr(p, c) for c in self._peak_columns} for p in peaks]
 
-    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+    def plot(
+        self, ax: Axes | None = None, *, peaks: bool = True, entry: DataEntry | None = None
+    ) -> Axes:
         """Plot intensity against 2θ (in the result's unit), the detected reflections marked.
+
+        The x label states the radiation (``Cu K-alpha, λ = 1.5406 Å``); the title names the
+        sample (the entry's, else the one in ``spectral_metadata``) and the data id.
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             peaks: Mark the detected reflections with their d-spacing.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -265,15 +398,14 @@ class XRDResultMixin(_Spectrum):
         Raises:
             MissingExtraError: matplotlib is not installed
                 (the ``plot`` extra).
+            ValueError: ``entry`` is the entry of another data id.
 
         Example:
             >>> ax = xrd.plot()  # doctest: +SKIP
         """
         result = cast("XRDResult", self)
-        unit = (
-            "°" if result.two_theta_unit in ("degrees", "degree", "deg") else result.two_theta_unit
-        )
-        axes = self._draw(ax, f"2θ ({unit})")
+        xlabel = f"2θ ({self._axis_unit()}) · {radiation(result.wavelength_angstrom)}"
+        axes = self._draw(ax, xlabel, entry)
         if _positive(result.intensities):
             axes.set_yscale("log")  # reflections span decades
         if peaks:
@@ -294,13 +426,45 @@ class PhotoluminescenceResultMixin(_Spectrum):
     __slots__ = ()
     _axis_field = "energies"
     _axis_column = "energy"
+    _axis_name = "energy"
 
-    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+    def _axis_unit(self) -> str:
+        return "eV"
+
+    def _peak_headers(self) -> dict[str, str]:
+        return {
+            "label": "band",
+            "energy_ev": "energy (eV)",
+            "energy": "energy (eV)",
+            "intensity": "intensity",
+        }
+
+    def _details(self) -> list[tuple[str, str]]:
+        peaks = cast("PhotoluminescenceResult", self).detected_peaks
+        if not isinstance(peaks, Mapping):
+            return []
+        details = []
+        for key, value in peaks.items():
+            if _is_records(value):
+                continue  # the bands themselves
+            excitation = _number(value)
+            if key == "excitation_nm" and excitation:
+                energy = _HC_EV_NM / excitation
+                details.append(("excitation", f"{excitation:g} nm ({energy:.2f} eV)"))
+            else:
+                details.append((str(key).replace("_", " "), brief(value)))
+        return details
+
+    def plot(
+        self, ax: Axes | None = None, *, peaks: bool = True, entry: DataEntry | None = None
+    ) -> Axes:
         """Plot intensity against photon energy (eV), the detected bands marked.
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             peaks: Mark the detected bands that carry an energy.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -308,11 +472,12 @@ class PhotoluminescenceResultMixin(_Spectrum):
         Raises:
             MissingExtraError: matplotlib is not installed
                 (the ``plot`` extra).
+            ValueError: ``entry`` is the entry of another data id.
 
         Example:
             >>> ax = pl.plot()  # doctest: +SKIP
         """
-        axes = self._draw(ax, "Photon energy (eV)")
+        axes = self._draw(ax, "Photon energy (eV)", entry)
         if peaks:
             marks = []
             for record in _peak_records(cast("PhotoluminescenceResult", self).detected_peaks):
@@ -329,13 +494,35 @@ class RamanResultMixin(_Spectrum):
     __slots__ = ()
     _axis_field = "raman_shift"
     _axis_column = "raman_shift"
+    _axis_name = "Raman shift"
 
-    def plot(self, ax: Axes | None = None, *, peaks: bool = True) -> Axes:
+    def _axis_unit(self) -> str:
+        return "cm⁻¹"
+
+    def _peak_headers(self) -> dict[str, str]:
+        return {"label": "mode", "position": "Raman shift (cm⁻¹)"}
+
+    def _details(self) -> list[tuple[str, str]]:
+        peaks = cast("RamanResult", self).detected_peaks
+        if not isinstance(peaks, Mapping) or any(_is_records(v) for v in peaks.values()):
+            return []
+        # Label -> position holds the modes; a value that is no position says something else.
+        return [
+            (str(key).replace("_", " "), brief(value))
+            for key, value in peaks.items()
+            if _number(value) is None
+        ]
+
+    def plot(
+        self, ax: Axes | None = None, *, peaks: bool = True, entry: DataEntry | None = None
+    ) -> Axes:
         """Plot intensity against Raman shift (cm⁻¹), the detected modes marked.
 
         Args:
             ax: The matplotlib axes to draw in; a new figure when None.
             peaks: Mark the detected modes that carry a position.
+            entry: The result's catalogue entry (from ``search``), to name its sample in
+                the title.
 
         Returns:
             The axes drawn in.
@@ -343,11 +530,12 @@ class RamanResultMixin(_Spectrum):
         Raises:
             MissingExtraError: matplotlib is not installed
                 (the ``plot`` extra).
+            ValueError: ``entry`` is the entry of another data id.
 
         Example:
             >>> ax = raman.plot()  # doctest: +SKIP
         """
-        axes = self._draw(ax, "Raman shift (cm$^{-1}$)")
+        axes = self._draw(ax, "Raman shift (cm$^{-1}$)", entry)
         if peaks:
             marks = []
             for record in _peak_records(cast("RamanResult", self).detected_peaks):

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 
 from atomscale_async import (
     AsyncClient,
+    DataEntry,
     OESResult,
     PhotoluminescenceResult,
     RamanResult,
@@ -58,8 +59,11 @@ Spectrum = XPSResult | XRDResult | PhotoluminescenceResult | RamanResult
 OES_CANDIDATES = 20
 
 
-async def fetch(seed: int) -> dict[str, SIMSResult | OESResult | Spectrum]:
-    """Fetch a result of each kind, by image name.
+Fetched = dict[str, tuple[SIMSResult | OESResult | Spectrum, DataEntry]]
+
+
+async def fetch(seed: int) -> Fetched:
+    """Fetch a result of each kind and its catalogue entry, by image name.
 
     SIMS: one with three or more species; OES: the fully captured one with the most
     elements; the others: the first of the sample `SPECTRA` names.
@@ -90,19 +94,26 @@ async def fetch(seed: int) -> dict[str, SIMSResult | OESResult | Spectrum]:
                 raise SystemExit(f"the sandbox of seed {seed} has no {kind} entry of {prefix}")
             resource = getattr(client, kind)
             spectra["pl" if kind == "photoluminescence" else kind] = await resource.get(ids[0])
-    if sims is None or not candidates:
-        raise SystemExit(f"the sandbox of seed {seed} has no SIMS or no OES entry to plot")
-    oes = max(candidates, key=lambda r: (len({p.element for p in r.detected_peaks}), r.data_id))
-    return {"sims": sims, "oes": oes, **spectra}
+        if sims is None or not candidates:
+            raise SystemExit(f"the sandbox of seed {seed} has no SIMS or no OES entry to plot")
+        oes = max(candidates, key=lambda r: (len({p.element for p in r.detected_peaks}), r.data_id))
+        results = {"sims": sims, "oes": oes, **spectra}
+        found = await client.search(data_ids=[r.data_id for r in results.values()])
+        entries = {entry.data_id: entry for entry in found}
+    return {name: (result, entries[result.data_id]) for name, result in results.items()}
 
 
-def render(results: dict[str, SIMSResult | OESResult | Spectrum], out: Path) -> list[Path]:
-    """Plot each result and save it as ``out/<name>.png``; return the paths written."""
+def render(results: Fetched, out: Path) -> list[Path]:
+    """Plot each result, titled with its sample, and save it as ``out/<name>.png``.
+
+    Returns:
+        The paths written.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, result in results.items():
+    for name, (result, entry) in results.items():
         figure, ax = plt.subplots(figsize=SIZES[name], layout="constrained")
-        result.plot(ax=ax)
+        result.plot(ax=ax, entry=entry)
         path = out / f"{name}.png"
         # No "Software" entry, so the bytes do not change with the matplotlib version.
         figure.savefig(path, dpi=DPI, metadata={"Software": None})

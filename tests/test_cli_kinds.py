@@ -66,8 +66,17 @@ def test_get_of_a_kind_prints_its_result_as_json(
     assert orjson.loads(out) == orjson.loads(orjson.dumps(expected.to_dict()))
 
 
+#: The axis of each kind as its ``get`` table names it, with its unit, and the peaks' first column.
+AXES = {
+    "xps": ("binding energy (eV)", "BINDING ENERGY (eV)"),
+    "xrd": ("2θ (°)", "2θ (°)"),
+    "photoluminescence": ("energy (eV)", "BAND"),
+    "raman": ("Raman shift (cm⁻¹)", "MODE"),
+}
+
+
 @pytest.mark.parametrize("kind", FIELDS_KINDS)
-def test_get_of_a_kind_prints_its_fields_and_peaks_as_tables(
+def test_get_of_a_kind_prints_its_summary_with_units_and_its_peaks_as_rows(
     kind: str, server: SandboxServer, api: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     data_id = server.state.ids(kind)[0]
@@ -78,18 +87,31 @@ def test_get_of_a_kind_prints_its_fields_and_peaks_as_tables(
     name = KINDS[kind].model.__name__.removesuffix("Result")
     assert lines[0].split() == [name if name.isupper() else name.lower(), data_id]
     rows = {line[: line.index("  ")]: line[line.index("  ") :].strip() for line in lines[1:]}
-    assert rows["intensities"].split()[1] == "values,"
-    assert "data id" not in rows
+    axis, first_column = AXES[KINDS[kind].canonical]
     with Client(api_key=server.api_key, base_url=server.base_url) as client:
         result: Any = client.get([data_id], data_type=kind)[0]
+    low, high = min(result._axis()), max(result._axis())
+    assert rows[axis] == f"{low:g} \N{EN DASH} {high:g}"
+    assert rows["points"] == f"{len(result.intensities):,}"
+    assert "data id" not in rows
+    assert "items" not in out  # no "peaks: 2 items, excitation_nm: 325"
+    if KINDS[kind].canonical == "xrd":
+        assert rows["radiation"] == "Cu K\N{GREEK SMALL LETTER ALPHA}, λ = 1.5406 Å"
+    if KINDS[kind].canonical == "photoluminescence":
+        assert rows["excitation"] == "325 nm (3.81 eV)"
     pytest.importorskip("pandas")
     expected = result.peaks_frame()
+    assert rows["peaks"] == str(len(expected))
     if expected.empty:
         assert not peaks
     else:
         header, *cells = peaks.splitlines()
-        assert header.split() == [c.upper() for c in expected.columns]
+        assert header.startswith(first_column)
         assert len(cells) == len(expected)
+        if kind == "raman":  # one row per mode: its label, then its shift
+            for line, mode in zip(cells, expected.itertuples(), strict=True):
+                assert line.split("  ")[0] == mode.label
+                assert float(line.split()[-1]) == mode.position
 
 
 def test_get_of_an_unknown_id_is_one_error_line(
@@ -115,6 +137,35 @@ def test_get_of_a_kind_saves_its_plot(
     assert status == 0, err
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert f"saved the plot to {png}" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
+@pytest.mark.parametrize("kind", ["sims", "oes", "xps", "raman"])
+def test_a_saved_plot_names_the_sample_from_the_catalogue(
+    kind: str,
+    server: SandboxServer,
+    api: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from matplotlib.figure import Figure
+
+    titles: list[str] = []
+    save = Figure.savefig
+
+    def spy(figure: Figure, *args: Any, **kwargs: Any) -> None:
+        titles.extend(ax.get_title() for ax in figure.axes)
+        save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    data_id = server.state.ids(kind)[0]
+    status, _, err = _run(capsys, *api, kind, "get", data_id, "--plot", str(tmp_path / "p.png"))
+    assert status == 0, err
+    sample = server.state.catalogue.record(data_id)[0]["physical_sample_name"]
+    [title] = titles
+    assert sample in title
+    assert data_id in title
 
 
 def test_the_demo_orders_kinds_as_the_table_does() -> None:

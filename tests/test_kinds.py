@@ -190,7 +190,9 @@ def test_plots_follow_each_fields_conventions() -> None:
     assert ax.get_xlabel() == "Binding energy (eV)"
     xrd = structure({**XRD, "data_id": "d"}, XRDResult, "e")
     ax = xrd.plot()
-    assert ax.get_xlabel() == "2θ (°)"
+    assert (
+        ax.get_xlabel() == "2θ (°) · Cu K\N{GREEK SMALL LETTER ALPHA}, λ = 1.5406 Å"
+    )  # the radiation stated
     assert len(ax.lines) == 2  # the pattern and one marked reflection
     raman = structure({**RAMAN, "energies": [520.0, 568.0], "data_id": "d"}, RamanResult, "e")
     assert "cm" in raman.plot().get_xlabel()

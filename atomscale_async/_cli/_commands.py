@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import sys
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,7 +16,7 @@ import orjson
 
 from .._bulk import Outcome, Result, UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
-from .._errors import ExportCorruptError, MissingAPIKeyError, NotFoundError
+from .._errors import AtomscaleError, ExportCorruptError, MissingAPIKeyError, NotFoundError
 from .._export import (
     DamagedPart,
     ExportSummary,
@@ -25,9 +26,9 @@ from .._export import (
     verify_export,
 )
 from .._generated.kinds import KINDS, KnownResult, fetch_function
-from .._generated.models import OESResult, SIMSResult
+from .._generated.models import DataEntry
 from .._optional import MissingExtraError, require
-from .._summary import field_rows, peak_table
+from .._summary import OESSummary, SIMSSummary, SpectrumSummary, field_rows, peak_table
 from .._warnings import warn_at
 from ._catalogue import run_project_samples, run_projects_list, run_samples_list, run_search
 from ._kinds import technique
@@ -174,12 +175,29 @@ def _check_plot(path: Path | None) -> None:
     matplotlib.use("Agg")
 
 
-def _save_plot(result: KnownResult, path: Path, out: Output) -> None:
-    plot: Callable[[], Any] | None = getattr(result, "plot", None)
+async def _plot_entry(client: AsyncClient, args: argparse.Namespace) -> DataEntry | None:
+    """The catalogue entry of the id to plot, to name its sample (None when not plotting).
+
+    The plot does without it when the catalogue cannot say.
+    """
+    if args.plot is None:
+        return None
+    try:
+        found = await client.search(data_ids=[args.data_id])
+    except AtomscaleError:
+        return None
+    return next((entry for entry in found if entry.data_id == args.data_id), None)
+
+
+def _save_plot(
+    result: KnownResult, path: Path, out: Output, entry: DataEntry | None = None
+) -> None:
+    plot: Callable[..., Any] | None = getattr(result, "plot", None)
     if plot is None:
         raise CLIError("this version of atomscale-async cannot plot results")
+    named = entry is not None and "entry" in inspect.signature(plot).parameters
     try:
-        ax = plot()
+        ax = plot(entry=entry) if named else plot()
     except NotImplementedError as exc:  # a kind whose plot is not written yet
         raise CLIError(str(exc)) from None
     if not path.suffix:  # matplotlib would add its default format's suffix: say so
@@ -199,6 +217,7 @@ async def _sims_get(args: argparse.Namespace, out: Output) -> int:
     _check_plot(args.plot)
     async with api_client(args) as client:
         result = await client.sims.get(args.data_id)
+        entry = await _plot_entry(client, args)
     if out.json:
         out.dump(result.to_dict())
     else:
@@ -221,7 +240,7 @@ async def _sims_get(args: argparse.Namespace, out: Output) -> int:
                 ],
             )
     if args.plot is not None:
-        _save_plot(result, args.plot, out)
+        _save_plot(result, args.plot, out, entry)
     return EXIT_OK
 
 
@@ -229,6 +248,7 @@ async def _oes_get(args: argparse.Namespace, out: Output) -> int:
     _check_plot(args.plot)
     async with api_client(args) as client:
         result = await client.oes.get(args.data_id)
+        entry = await _plot_entry(client, args)
     if out.json:
         out.dump(result.to_dict())
     else:
@@ -240,7 +260,7 @@ async def _oes_get(args: argparse.Namespace, out: Output) -> int:
                 [[p.peak_id, p.wavelength_nm, p.element] for p in result.detected_peaks],
             )
     if args.plot is not None:
-        _save_plot(result, args.plot, out)
+        _save_plot(result, args.plot, out, entry)
     return EXIT_OK
 
 
@@ -252,17 +272,46 @@ async def _result_get(args: argparse.Namespace, out: Output) -> int:
         if fetch is None:  # the parser offers the kinds of the table only
             raise CLIError(f"not a kind of result: {args.command!r}", EXIT_USAGE)
         result = await fetch(args.data_id)
+        entry = await _plot_entry(client, args)
     if out.json:
         out.dump(result.to_dict())
     else:
-        out.table([technique(args.command), result.data_id], field_rows(result))
-        header, rows = peak_table(result)
-        if rows:
-            out.line()
-            out.table([name.upper() for name in header], rows)
+        _print_result(technique(args.command), result, out)
     if args.plot is not None:
-        _save_plot(result, args.plot, out)
+        _save_plot(result, args.plot, out, entry)
     return EXIT_OK
+
+
+def _print_result(name: str, result: KnownResult, out: Output) -> None:
+    """A result's summary (its fields, for a kind without one) and its peaks, as tables."""
+    summary = getattr(result, "summary", None)
+    brief = summary() if summary is not None else None
+    rows: Sequence[Sequence[str]]
+    peaks: Sequence[Sequence[str]]
+    if isinstance(brief, SpectrumSummary):
+        rows, header, peaks = brief.rows(), list(brief.peak_header), brief.peaks
+    else:
+        rows = field_rows(result)
+        header, peaks = peak_table(result)
+    out.table([name, result.data_id], rows)
+    if peaks:
+        out.line()
+        out.table([_column(text) for text in header], [list(map(_number, row)) for row in peaks])
+
+
+def _column(header: str) -> str:
+    """A column's header as the tables write it: the quantity in capitals, its unit as is."""
+    quantity, unit = header.split(" (", 1) if " (" in header else (header, "")
+    capitals = "".join(c.upper() if c.isascii() else c for c in quantity)  # 2θ, not 2Θ
+    return capitals + (f" ({unit}" if unit else "")
+
+
+def _number(cell: str) -> str | float:
+    """A cell that is a number as a number, so that its column is right-aligned."""
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
 
 
 def _read_ids(args: argparse.Namespace, *, required: bool = True) -> list[str]:
@@ -292,8 +341,10 @@ def _describe(outcome: Outcome[Result]) -> tuple[str, str]:
         return "error", f"{type(outcome.error).__name__}: {error_line(outcome.error)}"
     if isinstance(result, UnknownResult):
         return result.data_type, "not fetched: a kind this SDK does not know"
-    if isinstance(result, SIMSResult | OESResult):
-        return kind_of(result), result.summary().describe()
+    summary = getattr(result, "summary", None)
+    brief = summary() if summary is not None else None
+    if isinstance(brief, SIMSSummary | OESSummary | SpectrumSummary):
+        return kind_of(result), brief.describe()
     text = repr(result)  # short for the kinds with a repr of their own, not for a new kind
     return kind_of(result), text if len(text) <= _DESCRIBED else text[: _DESCRIBED - 1] + "…"
 

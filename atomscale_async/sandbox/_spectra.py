@@ -9,9 +9,14 @@ stack would show on a real instrument:
   step background that rises below each line.
 - XRD: a symmetric 2θ scan with Cu K-alpha (1.5406 Å) whose peaks sit at the Bragg angles of
   the film's and the substrate's out-of-plane reflections (GaN (0002) at 34.57°, sapphire
-  (0006) at 41.68°, SrTiO3 (002) at 46.47°...), the substrate's narrow and strong.
+  (0006) at 41.68°, SrTiO3 (002) at 46.47°...), the substrate's narrow and strong, each
+  broadened by the diffractometer's resolution (wider than the scan step). A detected
+  peak's intensity is the scan's highest count within its half width, as a peak search
+  over the scan would report it.
 - Photoluminescence: bands at the emitters' energies (GaN near-band-edge at 3.42 eV, its
-  yellow band at 2.2 eV, InGaN wells near 2.85 eV...).
+  yellow band at 2.2 eV, InGaN wells near 2.85 eV...), excited by a HeCd laser (325 nm) or,
+  for a stack emitting above its 3.81 eV, a frequency-quadrupled one (266 nm); the spectrum
+  stops below the laser line, which an edge filter blocks.
 - Raman: the phonon modes of the layers and the substrate (Si at 520.7 cm^-1, GaN E2(high)
   at 568 cm^-1 and A1(LO) at 734 cm^-1, sapphire's A1g at 418 cm^-1...).
 
@@ -44,12 +49,14 @@ class Material:
             out-of-plane reflections in a symmetric scan (XRD).
         emission: (label, energy in eV, relative intensity, width in eV) (photoluminescence).
         modes: (label, shift in cm^-1, relative intensity, width in cm^-1) (Raman).
+        excitation_nm: The wavelength of the laser that excites the photoluminescence (nm).
     """
 
     surface: dict[str, float]
     reflections: tuple[tuple[str, float, float, float], ...]
     emission: tuple[tuple[str, float, float, float], ...]
     modes: tuple[tuple[str, float, float, float], ...]
+    excitation_nm: float = 325.0
 
 
 def _wurtzite(label: str, c: float, strength: float, width: float) -> list[Any]:
@@ -135,6 +142,7 @@ MATERIALS: Final[dict[str, Material]] = {
             ("4H-SiC E2", 776.0, 0.8, 4.0),
             ("4H-SiC A1(LO)", 964.0, 0.3, 6.0),
         ),
+        excitation_nm=266.0,  # the AlGaN band edge (3.95 eV) is above a HeCd laser's 3.81 eV
     ),
     "BaTiO3": Material(
         {"Ba": 0.2, "Ti": 0.2, "O": 0.6},
@@ -219,7 +227,14 @@ _CORE_LEVELS: Final[dict[str, tuple[tuple[float, str, float], ...]]] = {
 }
 _XPS_RANGE: Final = (0.0, 1200.0, 0.5)
 _XRD_RANGE: Final = (20.0, 80.0, 0.02)
-_PL_RANGE: Final = (1.5, 4.2, 0.0025)
+#: The diffractometer's resolution (FWHM in degrees), added in quadrature to a peak's width.
+_XRD_RESOLUTION: Final = 0.04
+#: The lowest photon energy and the step of a photoluminescence spectrum (eV).
+_PL_RANGE: Final = (1.5, 0.0025)
+#: How far below the laser line the edge filter lets light through (eV).
+_PL_FILTER_EV: Final = 0.1
+#: Planck's constant times the speed of light (eV nm): a photon of λ nm carries HC / λ eV.
+HC_EV_NM: Final = 1239.84
 _RAMAN_RANGE: Final = (100.0, 1000.0, 0.5)
 
 
@@ -317,25 +332,35 @@ def xrd_result(rng: random.Random, sample_name: str, collected: datetime) -> JSO
     """A symmetric 2θ-ω scan with the stack's reflections at their Bragg angles."""
     material = material_of(sample_name)
     two_theta = _axis(*_XRD_RANGE)
-    counts = [40.0 + 2000.0 / t for t in two_theta]
-    peaks: list[JSONObject] = []
+
+    def background(t: float) -> float:
+        return 40.0 + 2000.0 / t
+
+    counts = [background(t) for t in two_theta]
+    reflections: list[tuple[float, float, float]] = []  # (2θ, FWHM, d-spacing)
     for _label, d_spacing, strength, width in material.reflections:
         angle = bragg_two_theta(d_spacing) + rng.gauss(0.0, 0.01)
         if not two_theta[0] < angle < two_theta[-1]:
             continue
-        fwhm = width * (0.9 + rng.random() * 0.2)
+        intrinsic = width * (0.9 + rng.random() * 0.2)
+        fwhm = math.hypot(intrinsic, _XRD_RESOLUTION)
         height = strength * 2000.0 * (0.7 + rng.random() * 0.6)
         _add(counts, _shape(two_theta, angle, fwhm, height))
+        reflections.append((round(angle, 3), round(fwhm, 3), d_spacing))
+    noisy = [_sig(max(c + rng.gauss(0.0, math.sqrt(c)), 0.0), 5) for c in counts]
+    peaks: list[JSONObject] = []
+    for angle, fwhm, d_spacing in reflections:
+        # What a peak search over the scan reports: its highest count, above the background.
+        top = max(c for t, c in zip(two_theta, noisy, strict=True) if abs(t - angle) <= fwhm / 2)
         peaks.append(
             {
-                "two_theta": round(angle, 3),
-                "intensity": _sig(height),
+                "two_theta": angle,
+                "intensity": top,
                 "d_spacing_angstrom": round(d_spacing, 4),
-                "prominence": _sig(height * 0.98),
-                "fwhm_degrees": round(fwhm, 3),
+                "prominence": _sig(max(top - background(angle), 1.0)),
+                "fwhm_degrees": fwhm,
             }
         )
-    noisy = [_sig(max(c + rng.gauss(0.0, math.sqrt(c)), 0.0), 5) for c in counts]
     return {
         "id": f"xrd_{rng.getrandbits(32):08x}",
         "two_theta": two_theta,
@@ -358,7 +383,10 @@ def photoluminescence_result(
 ) -> JSONObject:
     """A room-temperature PL spectrum with the stack's emission bands."""
     material = material_of(sample_name)
-    energies = _axis(*_PL_RANGE)
+    first, step = _PL_RANGE
+    # The laser line and what is above it never reach the detector.
+    last = math.floor((HC_EV_NM / material.excitation_nm - _PL_FILTER_EV - first) / step) * step
+    energies = _axis(first, first + last, step)
     counts = [5.0] * len(energies)
     found: list[JSONObject] = []
     for label, energy, strength, width in material.emission:
@@ -374,7 +402,7 @@ def photoluminescence_result(
         id_key: f"pl_{rng.getrandbits(32):08x}",
         "energies": energies,
         "intensities": noisy,
-        "detected_peaks": {"peaks": found, "excitation_nm": 325},
+        "detected_peaks": {"peaks": found, "excitation_nm": round(material.excitation_nm)},
         "last_updated": _last_updated(collected, rng),
     }
 
