@@ -6,9 +6,11 @@ import importlib.util
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +192,45 @@ def test_a_progress_bar_in_a_notebook_without_ipywidgets_is_text_and_silent(
     assert "3 results" in done.stdout
     assert "Warning" not in done.stderr, done.stderr
     assert "3/3" in done.stderr  # the text bar
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_ctrl_c_of_get_out_says_how_many_results_are_safe_and_how_to_go_on(
+    server: SandboxServer, tmp_path: Path, suffix: str
+) -> None:
+    from atomscale_async import Client as Blocking
+    from atomscale_async.sandbox import Faults
+
+    ids = server.state.oes_ids()[:30]
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n", encoding="utf-8")
+    out = tmp_path / f"pull{suffix}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATOMSCALE_", "PYTEST_"))}
+    env |= {"ATOMSCALE_BASE_URL": server.base_url, "ATOMSCALE_API_KEY": KEY}
+    command = [sys.executable, "-m", "atomscale_async", "get", "--ids-file", "ids.txt"]
+    command += ["--out", out.name, "--concurrency", "2", "--data-type", "oes"]
+    server.faults = Faults(latency_ms=150)
+    before = server.stats().requests
+    try:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while server.stats().requests < before + 8:  # some results fetched, not all
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        server.faults = Faults()
+    assert process.returncode == 130, stderr
+    [line] = stderr.strip().splitlines()
+    with Blocking(base_url=server.base_url, api_key=KEY) as client:
+        safe = client.export(ids, out, verify=True).skipped
+    match = re.fullmatch(
+        rf"interrupted: (\d+) of {len(ids)} results are safe in {re.escape(out.name)}; "
+        r"run the same command with --resume to fetch the rest",
+        line,
+    )
+    assert match, line
+    assert int(match.group(1)) == safe < len(ids)

@@ -32,7 +32,7 @@ import anyio
 
 from .._errors import AtomscaleError
 from .._optional import MissingExtraError
-from ._commands import API_COMMANDS
+from ._commands import API_COMMANDS, interrupted_note
 from ._demo import run_demo
 from ._output import (
     EXIT_FAILURE,
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stdout.flush()
             return status
     except KeyboardInterrupt:
-        out.note("interrupted")
+        out.note(interrupted_note(args))
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILURE

@@ -439,6 +439,7 @@ async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
         warnings.simplefilter("always", UnknownDataTypeWarning)
         async with api_client(args) as client:
             try:
+                args.exporting = ids  # what a Ctrl-C from now on reports on
                 summary = await client.export(
                     ids,
                     args.out,
@@ -464,6 +465,23 @@ async def _export(args: argparse.Namespace, ids: list[str], out: Output) -> int:
         else:
             warn_at(str(warning.message), warning.category, warning.filename, warning.lineno)
     return _report_export(summary, ids, out)
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What to say after Ctrl-C: for ``get --out``, how many results are safe, and how to go on."""
+    ids: list[str] | None = getattr(args, "exporting", None)
+    if ids is None:
+        return "interrupted"
+    path: Path = args.out
+    go_on = "run the same command with --resume to fetch the rest"
+    try:
+        summary = verify_export(path, resolve_format(path, None), ids)
+    except Exception:  # nothing written yet, or not readable now: --resume will tell
+        return f"interrupted; {go_on}"
+    return (
+        f"interrupted: {summary.skipped:,} of {summary.total:,} results are safe in {path}; "
+        f"{go_on}"
+    )
 
 
 def _report_damage(path: Path, damaged: tuple[DamagedPart, ...], out: Output) -> None:
