@@ -19,6 +19,7 @@ in flight are cancelled and every id without an outcome yet becomes an
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import math
 import sys
@@ -51,7 +52,14 @@ from ._errors import (
     BulkFetchError,
     NotFoundError,
 )
-from ._generated.kinds import CATALOGUE_CHUNK, KINDS, KindResources, KnownResult, fetch_function
+from ._generated.kinds import (
+    CATALOGUE_CHUNK,
+    KINDS,
+    UNTYPED_KINDS,
+    KindResources,
+    KnownResult,
+    fetch_function,
+)
 from ._generated.models import DataEntry
 from ._generated.resources import RequestSender
 from ._limiter import RateLimitState
@@ -311,7 +319,17 @@ def _check_total_timeout(total_timeout: float | None) -> float | None:
 
 def _check(data_type: str | None, concurrency: int | None, client: BulkClient) -> int:
     if data_type is not None and data_type not in KINDS:
-        raise ValueError(f"data_type must be one of {tuple(KINDS)} or None, got {data_type!r}")
+        msg = f"data_type must be one of {tuple(KINDS)} or None, got {data_type!r}"
+        if data_type in UNTYPED_KINDS:
+            msg += (
+                f": {data_type!r} is searchable but not typed yet (leave data_type out "
+                "and its entries come back as UnknownResult)"
+            )
+        elif isinstance(data_type, str) and (
+            close := difflib.get_close_matches(data_type.strip().lower(), KINDS, n=1)
+        ):
+            msg += f"; did you mean {close[0]!r}?"
+        raise ValueError(msg)
     limit = client.max_concurrency
     if concurrency is None:
         return limit

@@ -234,3 +234,21 @@ def test_ctrl_c_of_get_out_says_how_many_results_are_safe_and_how_to_go_on(
     )
     assert match, line
     assert int(match.group(1)) == safe < len(ids)
+
+
+def test_get_of_a_mistyped_or_untyped_kind_says_what_to_do(server: SandboxServer) -> None:
+    with Client(base_url=server.base_url, api_key=KEY) as client:
+        with pytest.raises(ValueError, match=r"got 'OES '; did you mean 'oes'\?"):
+            client.get(["a"], data_type="OES ")
+        with pytest.raises(ValueError, match=r"'rheed_image' is searchable but not typed yet"):
+            client.get(["a"], data_type="rheed_image")
+
+
+def test_the_demo_calls_a_searchable_untyped_kind_so(
+    capsys: pytest.CaptureFixture[str], server: SandboxServer
+) -> None:
+    assert main(["demo", "--entries", "300", "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    [row] = [line for line in out.splitlines() if line.startswith("rheed_image")]
+    assert "searchable, not typed yet" in row
+    assert "does not know" not in out

@@ -479,8 +479,7 @@ def interrupted_note(args: argparse.Namespace) -> str:
     except Exception:  # nothing written yet, or not readable now: --resume will tell
         return f"interrupted; {go_on}"
     return (
-        f"interrupted: {summary.skipped:,} of {summary.total:,} results are safe in {path}; "
-        f"{go_on}"
+        f"interrupted: {summary.skipped:,} of {summary.total:,} results are safe in {path}; {go_on}"
     )
 
 

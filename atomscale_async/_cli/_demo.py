@@ -12,7 +12,7 @@ import anyio
 
 from .._bulk import UnknownDataTypeWarning, UnknownResult
 from .._client import AsyncClient
-from .._generated.kinds import KINDS
+from .._generated.kinds import KINDS, UNTYPED_KINDS
 from .._generated.models import OESResult, SIMSResult
 from .._kinds import canonical_kind
 from ._commands import want_progress
@@ -75,7 +75,10 @@ class DemoReport:
         kinds = sorted(set().union(*counts), key=_kind_order)
         rows: list[list[object]] = []
         for kind in kinds:
-            note = "a kind this SDK does not know" if self.not_fetched[kind] else ""
+            note = ""
+            if self.not_fetched[kind]:
+                known = kind in UNTYPED_KINDS  # listed by the catalogue, not typed yet
+                note = "searchable, not typed yet" if known else "a kind this SDK does not know"
             row = [count[kind] for count in counts]
             rows.append([kind, sum(row), *row, note])
         totals = [sum(count.values()) for count in counts]
