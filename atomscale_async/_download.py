@@ -12,6 +12,7 @@ id goes into it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -245,8 +246,12 @@ async def _write(
     response: httpx.Response, partial: Path, append: bool, digest: Any, bar: _Progress
 ) -> None:
     try:
-        async with await anyio.open_file(partial, "ab" if append else "wb") as f:
-            async for chunk in response.aiter_raw(_CHUNK):
+        chunks: Any = response.aiter_bytes(_CHUNK)  # an async generator: closed below
+        async with (
+            await anyio.open_file(partial, "ab" if append else "wb") as f,
+            contextlib.aclosing(chunks),
+        ):
+            async for chunk in chunks:
                 await f.write(chunk)
                 digest.update(chunk)
                 bar.add(len(chunk))
