@@ -234,3 +234,26 @@ async def test_a_staging_post_that_failed_is_not_sent_again(
         (outcome,) = await client.upload(path, state_dir=tmp_path / "s")
     assert outcome.error is not None
     assert staging.call_count == 1
+
+
+async def test_uploads_and_downloads_go_through_a_faulty_slow_store(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    from atomscale_async.sandbox import StoreFaults, sandbox_files
+
+    store = sandbox_files(sandbox.app).store
+    files = [_file(tmp_path, f"f{i}.vms", PART + 100 * i) for i in range(3)]
+    store.faults = StoreFaults(error_rate=0.2, drop_rate=0.2, latency_ms=5, seed=3)
+    before = store.injected
+    try:
+        async with client_of(sandbox, max_retries=8) as client:
+            uploaded = await client.upload(files, part_size=PART, state_dir=tmp_path / "s")
+            assert all(o.ok for o in uploaded), [o.error for o in uploaded]
+            downloaded = await client.download([str(o.data_id) for o in uploaded], tmp_path / "out")
+    finally:
+        store.faults = StoreFaults()
+    assert store.injected > before  # faults were met, and retried through
+    assert all(o.ok for o in downloaded), [o.error for o in downloaded]
+    for source, outcome in zip(files, downloaded, strict=True):
+        assert outcome.path is not None
+        assert outcome.path.read_bytes() == source.read_bytes()

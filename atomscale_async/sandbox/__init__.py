@@ -39,7 +39,7 @@ if _typing.TYPE_CHECKING:
         sandbox_files,
         sandbox_state,
     )
-    from atomscale_async.sandbox._files import ObjectStore, SandboxFiles
+    from atomscale_async.sandbox._files import ObjectStore, SandboxFiles, StoreFaults
     from atomscale_async.sandbox._server import SandboxServer, serve
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "SandboxServer",
     "SandboxState",
     "ServerStats",
+    "StoreFaults",
     "catalogue_ids",
     "create_app",
     "sandbox_files",
@@ -70,6 +71,7 @@ _LAZY = {
     "sandbox_state": "_app",
     "ObjectStore": "_files",
     "SandboxFiles": "_files",
+    "StoreFaults": "_files",
     "SandboxServer": "_server",
     "serve": "_server",
 }

@@ -14,10 +14,13 @@ that never sees one does not pay for it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -35,11 +38,16 @@ from atomscale_async._generated.kinds import KINDS
 from atomscale_async._optional import require
 
 if TYPE_CHECKING:
-    from moto.server import ThreadedMotoServer
-
     from atomscale_async.sandbox._state import Answer, SandboxState
 
-__all__ = ["KIND_BY_SUFFIX", "ObjectStore", "SandboxFiles", "file_routes", "raw_file"]
+__all__ = [
+    "KIND_BY_SUFFIX",
+    "ObjectStore",
+    "SandboxFiles",
+    "StoreFaults",
+    "file_routes",
+    "raw_file",
+]
 
 #: The catalogue kind of an uploaded file, by its suffix; any other is ``unknown``.
 KIND_BY_SUFFIX: Final = {
@@ -58,6 +66,77 @@ _CHUNK: Final = 1 << 20
 _URL_SECONDS: Final = 3600
 
 
+@attrs.define
+class StoreFaults:
+    """Faults of the object store, drawn per request (part PUTs and file GETs).
+
+    Attributes:
+        error_rate: Fraction answered 500 (S3's ``InternalError``) after reading the body.
+        drop_rate: Fraction whose connection is dropped halfway through the body (a PUT's
+            request body, or a GET's response body).
+        latency_ms: Milliseconds added before each answer (a slow store).
+        seed: Seed of the draws.
+    """
+
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    latency_ms: int = 0
+    seed: int = 0
+
+
+class _FaultyStore:
+    """A WSGI middleware injecting `StoreFaults` in front of moto's S3 app."""
+
+    def __init__(self, app: Any, faults: StoreFaults) -> None:
+        self.app = app
+        self.faults = faults
+        self.random = random.Random(f"atomscale-sandbox:{faults.seed}:store")
+        self.lock = threading.Lock()
+        self.injected = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        faults = self.faults
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in ("PUT", "GET") or "X-Amz-Signature" not in environ.get("QUERY_STRING", ""):
+            return self.app(environ, start_response)  # the sandbox's own calls: no faults
+        with self.lock:
+            error = self.random.random() < faults.error_rate
+            drop = self.random.random() < faults.drop_rate
+            self.injected += error or drop
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if drop and method == "PUT":
+            environ["wsgi.input"].read(length // 2)
+            self._drop(environ)
+            return []
+        if error:
+            environ["wsgi.input"].read(length)
+            body = b"<Error><Code>InternalError</Code><Message>injected</Message></Error>"
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        answer = self.app(environ, start_response)
+        if drop and method == "GET":
+            return self._half(answer, environ)
+        return answer
+
+    def _half(self, answer: Any, environ: dict[str, Any]) -> Any:
+        content = b"".join(answer)
+        yield content[: len(content) // 2]
+        self._drop(environ)
+
+    @staticmethod
+    def _drop(environ: dict[str, Any]) -> None:
+        connection = environ.get("werkzeug.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        raise ConnectionResetError("injected: connection dropped")
+
+
 def _json(body: Any, status: int = 200) -> Answer:
     return status, orjson.dumps(body)
 
@@ -72,13 +151,34 @@ class ObjectStore:
         port: Port to listen on; 0 picks a free one.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, faults: StoreFaults | None = None
+    ) -> None:
         self.host = host
+        self._faults = faults if faults is not None else StoreFaults()
+        self._middleware: _FaultyStore | None = None
         self._requested_port = port
         self.bucket = f"atomscale-sandbox-{uuid.uuid4().hex[:12]}"
-        self._server: ThreadedMotoServer | None = None
+        self._server: Any = None
         self._client: Any = None
         self.endpoint_url = ""
+
+    @property
+    def faults(self) -> StoreFaults:
+        """The store's faults now; assign new `StoreFaults` to change them while serving."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: StoreFaults) -> None:
+        self._faults = faults
+        if self._middleware is not None:
+            self._middleware.faults = faults
+            self._middleware.random = random.Random(f"atomscale-sandbox:{faults.seed}:store")
+
+    @property
+    def injected(self) -> int:
+        """How many requests got a 500 or a dropped connection so far."""
+        return 0 if self._middleware is None else self._middleware.injected
 
     @property
     def running(self) -> bool:
@@ -92,13 +192,15 @@ class ObjectStore:
         require("the sandbox's object store", "sandbox", "moto.server", "boto3")
         import boto3
         from botocore.config import Config
-        from moto.server import ThreadedMotoServer
+
+        _FaultyMotoServer = _faulty_server_class()
 
         # werkzeug logs every request of the S3 server: keep that out of the sandbox's output.
         werkzeug = logging.getLogger("werkzeug")
         if werkzeug.level == logging.NOTSET:
             werkzeug.setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
+        server = _FaultyMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
+        server.store = self
         server.start()
         host, port = server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
@@ -170,6 +272,33 @@ class ObjectStore:
         return str(
             self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=_URL_SECONDS)
         )
+
+
+def _faulty_server_class() -> Any:
+    """The ThreadedMotoServer of moto, serving its S3 app behind `_FaultyStore`."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class FaultyMotoServer(ThreadedMotoServer):
+        store: ObjectStore
+
+        def _server_entry(self) -> None:
+            # As ThreadedMotoServer serves, with the fault middleware in front.
+            app = DomainDispatcherApplication(create_backend_app)
+            middleware = _FaultyStore(app, self.store.faults)
+            self.store._middleware = middleware
+            self._server = make_server(
+                self._ip_address, self._port, middleware, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return FaultyMotoServer
 
 
 def raw_file(seed: int, data_id: str, kind: str, size: int) -> tuple[str, bytes]:
