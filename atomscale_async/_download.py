@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable
 from os import PathLike
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import anyio
 import attrs
@@ -30,11 +30,8 @@ import orjson
 from ._bulk import split_entries
 from ._errors import ChecksumMismatchError, DiskFullError, ObjectStoreError
 from ._generated.models import DataEntry
-from ._objectstore import RETRYABLE_STATUSES, StoreRetry, new_store_client, store_url
+from ._objectstore import RETRYABLE_STATUSES, FilesClient, StoreRetry, new_store_client, store_url
 from ._upload import _Progress
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
 
 __all__ = ["DEFAULT_DOWNLOAD_CONCURRENCY", "DownloadOutcome", "download", "safe_file_name"]
 
@@ -114,7 +111,7 @@ class _Owners:
 
 
 async def download(
-    client: AsyncClient,
+    client: FilesClient,
     ids: str | DataEntry | Iterable[str | DataEntry],
     dest_dir: str | PathLike[str],
     *,
@@ -163,7 +160,7 @@ async def download(
 
 
 async def _download_one(
-    client: AsyncClient,
+    client: FilesClient,
     store: httpx.AsyncClient,
     data_id: str,
     directory: Path,
@@ -228,7 +225,7 @@ async def _download_one(
     return DownloadOutcome(data_id=data_id, path=target, resumed_bytes=resumed)
 
 
-async def _verify(client: AsyncClient, data_id: str, partial: Path, actual: str) -> None:
+async def _verify(client: FilesClient, data_id: str, partial: Path, actual: str) -> None:
     found = await client.data_entries.list(data_ids=[data_id])
     expected = found[0].sha3_256 if found else None
     if expected and expected.lower() != actual:

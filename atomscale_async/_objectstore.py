@@ -8,15 +8,36 @@ retried on a dropped connection, a timeout, a 5xx or a 429.
 from __future__ import annotations
 
 import random
+from typing import Protocol
 
 import anyio
 import httpx
 
 from ._errors import ObjectStoreError
+from ._generated.resources import AsyncDataEntries, AsyncDataFiles, AsyncUploads
 
-__all__ = ["RETRYABLE_STATUSES", "StoreRetry", "new_store_client", "store_url"]
+__all__ = ["RETRYABLE_STATUSES", "FilesClient", "StoreRetry", "new_store_client", "store_url"]
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class FilesClient(Protocol):
+    """What uploads and downloads need of a client (no module it uses imports it back)."""
+
+    @property
+    def uploads(self) -> AsyncUploads: ...
+
+    @property
+    def data_files(self) -> AsyncDataFiles: ...
+
+    @property
+    def data_entries(self) -> AsyncDataEntries: ...
+
+    @property
+    def timeout(self) -> httpx.Timeout: ...
+
+    @property
+    def max_retries(self) -> int: ...
 
 
 def store_url(url: str) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 from stat import S_ISREG
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import anyio
 import attrs
@@ -39,10 +39,7 @@ from ._errors import (
     ChecksumMismatchError,
     ObjectStoreError,
 )
-from ._objectstore import RETRYABLE_STATUSES, StoreRetry, new_store_client, store_url
-
-if TYPE_CHECKING:
-    from ._client import AsyncClient
+from ._objectstore import RETRYABLE_STATUSES, FilesClient, StoreRetry, new_store_client, store_url
 
 __all__ = [
     "DEFAULT_PART_SIZE",
@@ -246,7 +243,7 @@ def _paths(paths: str | PathLike[str] | Iterable[str | PathLike[str]]) -> list[P
 
 
 async def upload(
-    client: AsyncClient,
+    client: FilesClient,
     paths: str | PathLike[str] | Iterable[str | PathLike[str]],
     *,
     metadata: Mapping[str, Any] | None = None,
@@ -336,7 +333,7 @@ class _PartBody(httpx.AsyncByteStream):
 
 @attrs.define
 class _Job:
-    client: AsyncClient
+    client: FilesClient
     part_size: int
     pool: anyio.Semaphore
     bar: _Progress
