@@ -9,6 +9,7 @@ Example:
 from ._arrays import FloatArray
 from ._bulk import Outcome, Result, UnknownDataTypeWarning, UnknownResult
 from ._client import AsyncClient
+from ._download import DownloadOutcome
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -17,12 +18,15 @@ from ._errors import (
     AuthenticationError,
     BadRequestError,
     BulkFetchError,
+    ChecksumMismatchError,
     ConflictError,
+    DiskFullError,
     ExportCorruptError,
     InternalServerError,
     MalformedResponseError,
     MissingAPIKeyError,
     NotFoundError,
+    ObjectStoreError,
     PermissionDeniedError,
     RateLimitError,
     ResponseTooLargeError,
@@ -37,6 +41,7 @@ from ._generated.models import (
     DataEntry,
     DetailNote,
     DetectedPeak,
+    FileLocation,
     OESResult,
     PhotoluminescenceResult,
     PhysicalSample,
@@ -45,6 +50,7 @@ from ._generated.models import (
     RamanResult,
     SIMSDepthProfile,
     SIMSResult,
+    StagedUploadPart,
     SynthesisInstrument,
     SynthSourceType,
     TargetMaterial,
@@ -52,6 +58,8 @@ from ._generated.models import (
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,
+    UploadCompletion,
+    UploadPartETag,
     XPSResult,
     XRDPeak,
     XRDResult,
@@ -62,6 +70,7 @@ from ._optional import MissingExtraError
 from ._search import SearchResult
 from ._summary import OESSummary, ProfileSummary, SIMSSummary, Span, SpectrumSummary
 from ._sync import Client
+from ._upload import UploadOutcome
 from ._version import __version__
 
 __all__ = [
@@ -74,6 +83,7 @@ __all__ = [
     "BadRequestError",
     "BulkFetchError",
     "CharSourceType",
+    "ChecksumMismatchError",
     "Client",
     "ConflictError",
     "ConstraintMode",
@@ -81,8 +91,11 @@ __all__ = [
     "DataEntry",
     "DetailNote",
     "DetectedPeak",
+    "DiskFullError",
+    "DownloadOutcome",
     "ExportCorruptError",
     "ExportSummary",
+    "FileLocation",
     "FloatArray",
     "InternalServerError",
     "MalformedResponseError",
@@ -92,6 +105,7 @@ __all__ = [
     "NotFoundError",
     "OESResult",
     "OESSummary",
+    "ObjectStoreError",
     "Outcome",
     "PermissionDeniedError",
     "PhotoluminescenceResult",
@@ -111,6 +125,7 @@ __all__ = [
     "SearchResult",
     "Span",
     "SpectrumSummary",
+    "StagedUploadPart",
     "SynthSourceType",
     "SynthesisInstrument",
     "TargetMaterial",
@@ -121,6 +136,9 @@ __all__ = [
     "UnknownDataTypeWarning",
     "UnknownResult",
     "UnprocessableEntityError",
+    "UploadCompletion",
+    "UploadOutcome",
+    "UploadPartETag",
     "XPSResult",
     "XRDPeak",
     "XRDResult",

@@ -703,48 +703,64 @@ class Generator:
         body_lines: list[str] = []
         body = op.get("requestBody")
         if body:
-            body_schema = self.schemas[
-                _ref_name(body["content"]["application/json"]["schema"]) or ""
-            ]
-            body_name = _ref_name(body["content"]["application/json"]["schema"])
-            required = set(body_schema.get("required", []))
-            params.append("*")
-            args: list[str] = []
-            for field, sub in body_schema["properties"].items():
-                ref = _ref_name(sub)
-                item_ref = _ref_name(sub.get("items", {}))
-                if ref:
-                    annotation = f"{ref} | Mapping[str, Any]"
-                    value = f'structure_input({field}, {ref}, "{field}")'
-                elif item_ref:
-                    annotation = f"Sequence[{item_ref} | Mapping[str, Any]]"
-                    value = (
-                        f'[structure_input(item, {item_ref}, f"{field}[{{i}}]") '
-                        f"for i, item in enumerate({field})]"
-                    )
-                else:
-                    annotation = self.py_type(sub)
-                    value = field
-                if field in required:
-                    params.append(f"{field}: {annotation}")
-                else:
-                    params.append(f"{field}: {annotation} | None = None")
-                    value = f"None if {field} is None else {value}"
-                args.append(f"{field}={value}")
-                desc = sub.get("description") or (
-                    self.schemas[ref].get("description", "") if ref else ""
-                )
-                if item_ref and not sub.get("description"):
-                    desc = self.schemas[item_ref].get("description", "")
-                suffix = " A plain dict works too." if (ref or item_ref) else ""
-                suffix += "" if field in required else " Omitted from the body when not given."
-                docs.append(f"{field}: {desc}{suffix}")
-            body_lines.append(f"body = {body_name}({', '.join(args)})")
+            add_body = self._free_form_body if "x-sdk-body-parameter" in body else self._model_body
+            add_body(body, params, docs, body_lines)
         wrap = op.get("x-sdk-wrap")
         returns = wrap["model"] if wrap else self.py_type(self._response_schema(op))
         # A method named ``list`` shadows the builtin in the class body's annotations.
         params = [p.replace("list[", "builtins.list[") for p in params]
         return params, docs, body_lines, returns.replace("list[", "builtins.list[")
+
+    def _model_body(
+        self, body: Schema, params: list[str], docs: list[str], body_lines: list[str]
+    ) -> None:
+        """A body of one x-sdk-input model: one keyword parameter per field."""
+        body_schema = self.schemas[_ref_name(body["content"]["application/json"]["schema"]) or ""]
+        body_name = _ref_name(body["content"]["application/json"]["schema"])
+        required = set(body_schema.get("required", []))
+        params.append("*")
+        args: list[str] = []
+        for field, sub in body_schema["properties"].items():
+            ref = _ref_name(sub)
+            item_ref = _ref_name(sub.get("items", {}))
+            if ref:
+                annotation = f"{ref} | Mapping[str, Any]"
+                value = f'structure_input({field}, {ref}, "{field}")'
+            elif item_ref:
+                annotation = f"Sequence[{item_ref} | Mapping[str, Any]]"
+                value = (
+                    f'[structure_input(item, {item_ref}, f"{field}[{{i}}]") '
+                    f"for i, item in enumerate({field})]"
+                )
+            else:
+                annotation = self.py_type(sub)
+                value = field
+            if field in required:
+                params.append(f"{field}: {annotation}")
+            else:
+                params.append(f"{field}: {annotation} | None = None")
+                value = f"None if {field} is None else {value}"
+            args.append(f"{field}={value}")
+            desc = sub.get("description") or (
+                self.schemas[ref].get("description", "") if ref else ""
+            )
+            if item_ref and not sub.get("description"):
+                desc = self.schemas[item_ref].get("description", "")
+            suffix = " A plain dict works too." if (ref or item_ref) else ""
+            suffix += "" if field in required else " Omitted from the body when not given."
+            docs.append(f"{field}: {desc}{suffix}")
+        body_lines.append(f"body = {body_name}({', '.join(args)})")
+
+    @staticmethod
+    def _free_form_body(
+        body: Schema, params: list[str], docs: list[str], body_lines: list[str]
+    ) -> None:
+        """A free-form JSON object body: one mapping parameter, omitted when None."""
+        pname = body["x-sdk-body-parameter"]
+        desc = body["content"]["application/json"]["schema"].get("description", "")
+        params += ["*", f"{pname}: Mapping[str, Any] | None = None"]
+        docs.append(f"{pname}: {desc} Omitted from the body when not given.")
+        body_lines.append(f"body = None if {pname} is None else dumps(dict({pname}))")
 
     def _path_expr(self, path: str) -> tuple[str, bool]:
         rel = path.lstrip("/")
@@ -877,7 +893,8 @@ class Generator:
                     out.append(f'{pad}params.append(("{pname}", _text({pname})))')
             call.append("params=params")
         if body_lines:
-            call.append("body=dumps(body)")
+            free_form = "x-sdk-body-parameter" in op.get("requestBody", {})
+            call.append("body=body" if free_form else "body=dumps(body)")
         out.append(f"        content = await self._client._request({', '.join(call)})")
         wrap = op.get("x-sdk-wrap")
         response_type = self.py_type(self._response_schema(op))

@@ -19,12 +19,15 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BulkFetchError",
+    "ChecksumMismatchError",
     "ConflictError",
+    "DiskFullError",
     "ExportCorruptError",
     "InternalServerError",
     "MalformedResponseError",
     "MissingAPIKeyError",
     "NotFoundError",
+    "ObjectStoreError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseTooLargeError",
@@ -294,3 +297,48 @@ def _detail(body: object) -> str:
     text = body if isinstance(body, str) else repr(body)
     text = " ".join(text.split())
     return text[:300] + ("..." if len(text) > 300 else "")
+
+
+# -- Files ------------------------------------------------------------------------------
+
+
+class ObjectStoreError(AtomscaleError):
+    """A presigned part PUT or file GET to the object store failed (after its retries).
+
+    Attributes:
+        name: The file (upload) or data id (download) it was for.
+        status_code: The store's HTTP status, or None when the connection failed.
+    """
+
+    def __init__(self, message: str, *, name: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.status_code = status_code
+
+
+class ChecksumMismatchError(AtomscaleError):
+    """A file's ``sha3_256`` is not the catalogue's: the bytes did not arrive intact.
+
+    Attributes:
+        name: The file (upload) or data id (download).
+        expected: The catalogue's checksum.
+        actual: The checksum of the bytes sent or received.
+    """
+
+    def __init__(self, name: str, *, expected: str, actual: str) -> None:
+        super().__init__(f"{name}: sha3_256 {actual} does not match the catalogue's {expected}")
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+
+
+class DiskFullError(AtomscaleError, OSError):
+    """No space left to write a downloaded file; its partial file stays, to resume.
+
+    Attributes:
+        path: The file being written.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no space left on the device writing {path}; free some and resume")
+        self.path = path

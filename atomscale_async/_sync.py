@@ -16,7 +16,15 @@ import contextvars
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from os import PathLike
 from types import TracebackType
 from typing import Any, Generic, Literal, Self, TypeVar
@@ -37,6 +45,7 @@ from ._client import (
     DEFAULT_TIMEOUT,
     AsyncClient,
 )
+from ._download import DEFAULT_DOWNLOAD_CONCURRENCY, DownloadOutcome
 from ._export import DEFAULT_ROWS_PER_PART, ExportFormat, ExportSummary
 from ._generated.bulk import SyncBulkMethods
 from ._generated.models import DataEntry
@@ -45,6 +54,7 @@ from ._limiter import RateLimitState
 from ._optional import MissingExtraError
 from ._search import DateLike, SearchResult
 from ._secret import redact_url, resolve_api_key
+from ._upload import DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY, UploadOutcome
 
 __all__ = ["Client"]
 
@@ -493,6 +503,60 @@ class Client(SyncResources, SyncBulkMethods):
 
         return self._run(call)
 
+    def upload(
+        self,
+        paths: str | PathLike[str] | Iterable[str | PathLike[str]],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        part_size: int = DEFAULT_PART_SIZE,
+        max_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
+        progress: bool = False,
+        on_progress: Callable[[int, int], object] | None = None,
+        resume: bool = False,
+        state_dir: str | PathLike[str] | None = None,
+    ) -> list[UploadOutcome]:
+        # The docstring is AsyncClient.upload's (set below).
+        async def call() -> list[UploadOutcome]:
+            return await self._async.upload(
+                paths,
+                metadata=metadata,
+                part_size=part_size,
+                max_concurrency=max_concurrency,
+                progress=progress,
+                on_progress=on_progress,
+                resume=resume,
+                state_dir=state_dir,
+            )
+
+        return self._run(call)
+
+    def download(
+        self,
+        ids: str | DataEntry | Iterable[str | DataEntry],
+        dest_dir: str | PathLike[str],
+        *,
+        kind: Literal["raw", "processed"] = "raw",
+        max_concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
+        progress: bool = False,
+        on_progress: Callable[[int, int], object] | None = None,
+        resume: bool = True,
+    ) -> list[DownloadOutcome]:
+        # The docstring is AsyncClient.download's (set below).
+        async def call() -> list[DownloadOutcome]:
+            return await self._async.download(
+                ids,
+                dest_dir,
+                kind=kind,
+                max_concurrency=max_concurrency,
+                progress=progress,
+                on_progress=on_progress,
+                resume=resume,
+            )
+
+        return self._run(call)
+
+    upload.__doc__ = (AsyncClient.upload.__doc__ or "") + _SYNC_NOTE
+    download.__doc__ = (AsyncClient.download.__doc__ or "") + _SYNC_NOTE
     search.__doc__ = (AsyncClient.search.__doc__ or "") + _SYNC_NOTE
     export.__doc__ = (AsyncClient.export.__doc__ or "") + _SYNC_NOTE
 

@@ -95,4 +95,4 @@ def test_a_request_body_schema_must_be_marked_as_input() -> None:
     with pytest.raises(ValueError, match=r"x-sdk-input: \['TargetMaterialLayerCreate'\]"):
         _codegen.Generator(spec)
     marked = _codegen.Generator(_codegen.load_spec()).files()["models.py"]
-    assert marked.count("_input: ClassVar[bool] = True") == 3
+    assert marked.count("_input: ClassVar[bool] = True") == 5

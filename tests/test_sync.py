@@ -75,6 +75,8 @@ def test_methods_mirror_the_async_ones() -> None:
             "physical_samples",
             "projects",
             "data_entries",
+            "uploads",
+            "data_files",
         ]
         for area in areas:
             sync_area, async_area = getattr(sync, area), getattr(async_, area)

@@ -31,6 +31,7 @@ from .._optional import MissingExtraError, require
 from .._summary import OESSummary, SIMSSummary, SpectrumSummary, field_rows, peak_table
 from .._warnings import warn_at
 from ._catalogue import run_project_samples, run_projects_list, run_samples_list, run_search
+from ._files import run_download, run_upload
 from ._kinds import technique
 from ._output import (
     EXIT_FAILURE,
@@ -623,4 +624,6 @@ API_COMMANDS: dict[tuple[str, str | None], Command] = {
     ("physical-samples", "list"): run_samples_list,
     ("projects", "list"): run_projects_list,
     ("projects", "samples"): run_project_samples,
+    ("upload", None): run_upload,
+    ("download", None): run_download,
 }

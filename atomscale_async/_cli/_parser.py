@@ -12,6 +12,7 @@ from .._client import _resolve_base_url as resolve_base_url
 from .._generated.kinds import KINDS
 from .._version import __version__
 from ._catalogue import SEARCH_FORMATS, add_sample_and_project_commands, add_search_command
+from ._files import add_file_commands
 from ._kinds import kind_names, kinds_text, technique
 from ._output import EXIT_USAGE
 from ._sandbox import add_config_options
@@ -332,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_search_command(commands, common_options(SEARCH_FORMATS))
     add_sample_and_project_commands(commands, calls)
+    add_file_commands(commands, calls)
     return parser
 
 

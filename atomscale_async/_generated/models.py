@@ -29,6 +29,7 @@ __all__ = [
     "DataEntry",
     "DetailNote",
     "DetectedPeak",
+    "FileLocation",
     "OESResult",
     "PhotoluminescenceResult",
     "PhysicalSample",
@@ -37,6 +38,7 @@ __all__ = [
     "RamanResult",
     "SIMSDepthProfile",
     "SIMSResult",
+    "StagedUploadPart",
     "SynthSourceType",
     "SynthesisInstrument",
     "TargetMaterial",
@@ -44,6 +46,8 @@ __all__ = [
     "TargetMaterialLayerCreate",
     "TargetMaterialSample",
     "TargetMaterialSampleCreate",
+    "UploadCompletion",
+    "UploadPartETag",
     "XPSResult",
     "XRDPeak",
     "XRDResult",
@@ -622,3 +626,75 @@ class RamanResult(RamanResultMixin, ResultModel):
     intensities: FloatArray
     detected_peaks: Any = None
     last_updated: datetime | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class StagedUploadPart(Model):
+    """One part of a staged upload (inferred from the platform's public SDK).
+
+    Attributes:
+        part: Part number, from 1.
+        url: Presigned PUT URL of the part (no API key is sent to it).
+        upload_id: The multipart upload's id; absent for a single-PUT upload.
+        new_filename: The staged object's name, given back to complete.
+        data_id: The data entry the file becomes.
+    """
+
+    part: int
+    url: str
+    upload_id: str | None = None
+    new_filename: str | None = None
+    data_id: str | None = None
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class UploadPartETag(Model):
+    """The ETag S3 answered for one part.
+
+    Fields left as ``None`` are omitted from the request body; an unknown key
+    in a dict given for it is a ``ValueError``.
+
+    Attributes:
+        ETag: The part's ETag header, quotes included.
+        PartNumber: Part number, from 1.
+    """
+
+    _input: ClassVar[bool] = True
+
+    ETag: str
+    PartNumber: int
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class UploadCompletion(Model):
+    """What completes a staged multipart upload.
+
+    Fields left as ``None`` are omitted from the request body; an unknown key
+    in a dict given for it is a ``ValueError``.
+
+    Attributes:
+        upload_id: The staging answer's upload_id.
+        new_filename: The staging answer's new_filename.
+        etag_data: Every part's ETag, by part number.
+    """
+
+    _input: ClassVar[bool] = True
+
+    upload_id: str
+    new_filename: str
+    etag_data: list[UploadPartETag]
+
+
+@attrs.frozen(kw_only=True, unsafe_hash=False)
+class FileLocation(Model):
+    """Where a data entry's file can be downloaded (inferred from the platform's public SDK).
+
+    Attributes:
+        url: Presigned GET URL of the file (no API key is sent to it).
+        file_name: The file's name, as the platform stores it.
+        file_format: The file's format (suffix without the dot), e.g. vms.
+    """
+
+    url: str
+    file_name: str | None = None
+    file_format: str | None = None

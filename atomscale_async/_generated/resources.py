@@ -15,6 +15,7 @@ from .. import _validate
 from .._convert import decode, dumps, structure_input
 from .models import (
     DataEntry,
+    FileLocation,
     OESResult,
     PhotoluminescenceResult,
     PhysicalSample,
@@ -22,12 +23,15 @@ from .models import (
     RamanResult,
     SIMSDepthProfile,
     SIMSResult,
+    StagedUploadPart,
     SynthesisInstrument,
     TargetMaterial,
     TargetMaterialCreate,
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,
+    UploadCompletion,
+    UploadPartETag,
     XPSResult,
     XRDResult,
 )
@@ -399,6 +403,108 @@ class AsyncDataEntries:
         return decode(content, list[DataEntry], "GET /data_entries/")
 
 
+class AsyncUploads:
+    """``client.uploads``: POST /data_entries/raw_data/staged/upload_urls/ POST /data_entries/raw_data/staged/upload_urls/complete/."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def stage(self, original_filename: str, num_parts: int, staging_type: str = 'core', *, metadata: Mapping[str, Any] | None = None) -> builtins.list[StagedUploadPart]:
+        """Stage the upload of one file; answers one presigned PUT URL per part.
+
+        Args:
+            original_filename: The file's name (no directory).
+            num_parts: Parts of the file: its size divided by the part size, rounded up (at least 1).
+            staging_type: The staging area; the platform's SDK sends core.
+            metadata: Metadata attached to the new entry, free-form. Omitted from the body when not given.
+
+        Returns:
+            builtins.list[StagedUploadPart].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        body = None if metadata is None else dumps(dict(metadata))
+        params: list[tuple[str, str]] = []
+        params.append(("original_filename", _text(original_filename)))
+        params.append(("num_parts", _text(num_parts)))
+        params.append(("staging_type", _text(staging_type)))
+        content = await self._client._request("POST", "data_entries/raw_data/staged/upload_urls/", params=params, body=body)
+        return decode(content, list[StagedUploadPart], "POST /data_entries/raw_data/staged/upload_urls/")
+
+    async def complete(self, staging_type: str = 'core', *, upload_id: str, new_filename: str, etag_data: Sequence[UploadPartETag | Mapping[str, Any]]) -> dict[str, Any]:
+        """Complete a staged multipart upload with the ETags of its parts.
+
+        Args:
+            staging_type: The staging area; the platform's SDK sends core.
+            upload_id: The staging answer's upload_id.
+            new_filename: The staging answer's new_filename.
+            etag_data: Every part's ETag, by part number. A plain dict works too.
+
+        Returns:
+            dict[str, Any].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        body = UploadCompletion(upload_id=upload_id, new_filename=new_filename, etag_data=[structure_input(item, UploadPartETag, f"etag_data[{i}]") for i, item in enumerate(etag_data)])
+        params: list[tuple[str, str]] = []
+        params.append(("staging_type", _text(staging_type)))
+        content = await self._client._request("POST", "data_entries/raw_data/staged/upload_urls/complete/", params=params, body=dumps(body))
+        return decode(content, dict[str, Any], "POST /data_entries/raw_data/staged/upload_urls/complete/")
+
+
+class AsyncDataFiles:
+    """``client.data_files``: GET /data_entries/raw_data/{data_id} GET /data_entries/processed_data/{data_id}."""
+
+    def __init__(self, client: RequestSender) -> None:
+        self._client = client
+
+    async def raw(self, data_id: str, return_as: str = 'url-download') -> FileLocation:
+        """Where to download the raw file of a data entry (a presigned URL).
+
+        Args:
+            data_id: The data entry UUID.
+            return_as: How to answer; the platform's SDK sends url-download.
+
+        Returns:
+            FileLocation.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        params: list[tuple[str, str]] = []
+        params.append(("return_as", _text(return_as)))
+        content = await self._client._request("GET", f"data_entries/raw_data/{_segment(data_id, 'data_id')}", params=params)
+        return decode(content, FileLocation, "GET /data_entries/raw_data/{data_id}")
+
+    async def processed(self, data_id: str, return_as: str = 'url-download') -> FileLocation:
+        """Where to download the processed file of a data entry (a presigned URL).
+
+        Args:
+            data_id: The data entry UUID.
+            return_as: How to answer; the platform's SDK sends url-download.
+
+        Returns:
+            FileLocation.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        params: list[tuple[str, str]] = []
+        params.append(("return_as", _text(return_as)))
+        content = await self._client._request("GET", f"data_entries/processed_data/{_segment(data_id, 'data_id')}", params=params)
+        return decode(content, FileLocation, "GET /data_entries/processed_data/{data_id}")
+
+
 class AsyncResources:
     """The API areas of an ``AsyncClient``."""
 
@@ -413,6 +519,8 @@ class AsyncResources:
     physical_samples: AsyncPhysicalSamples
     projects: AsyncProjects
     data_entries: AsyncDataEntries
+    uploads: AsyncUploads
+    data_files: AsyncDataFiles
 
     def _init_resources(self, client: RequestSender) -> None:
         self.synthesis_instruments = AsyncSynthesisInstruments(client)
@@ -426,3 +534,5 @@ class AsyncResources:
         self.physical_samples = AsyncPhysicalSamples(client)
         self.projects = AsyncProjects(client)
         self.data_entries = AsyncDataEntries(client)
+        self.uploads = AsyncUploads(client)
+        self.data_files = AsyncDataFiles(client)

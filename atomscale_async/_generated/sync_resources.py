@@ -12,17 +12,20 @@ from typing import Any, Protocol, TypeVar
 
 from .models import (
     DataEntry,
+    FileLocation,
     OESResult,
     PhotoluminescenceResult,
     PhysicalSample,
     Project,
     RamanResult,
     SIMSResult,
+    StagedUploadPart,
     SynthesisInstrument,
     TargetMaterial,
     TargetMaterialLayerCreate,
     TargetMaterialSample,
     TargetMaterialSampleCreate,
+    UploadPartETag,
     XPSResult,
     XRDResult,
 )
@@ -329,6 +332,92 @@ class DataEntries:
         return self._client._run(lambda: self._client._async_client.data_entries.list(data_ids=data_ids, include_organization_data=include_organization_data, keywords=keywords, physical_sample_ids=physical_sample_ids, project_ids=project_ids, data_type=data_type, status=status, growth_length_min=growth_length_min, growth_length_max=growth_length_max, upload_datetime_min=upload_datetime_min, upload_datetime_max=upload_datetime_max, last_accessed_datetime_min=last_accessed_datetime_min, last_accessed_datetime_max=last_accessed_datetime_max))
 
 
+class Uploads:
+    """``client.uploads``: POST /data_entries/raw_data/staged/upload_urls/ POST /data_entries/raw_data/staged/upload_urls/complete/."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def stage(self, original_filename: str, num_parts: int, staging_type: str = 'core', *, metadata: Mapping[str, Any] | None = None) -> builtins.list[StagedUploadPart]:
+        """Stage the upload of one file; answers one presigned PUT URL per part.
+
+        Args:
+            original_filename: The file's name (no directory).
+            num_parts: Parts of the file: its size divided by the part size, rounded up (at least 1).
+            staging_type: The staging area; the platform's SDK sends core.
+            metadata: Metadata attached to the new entry, free-form. Omitted from the body when not given.
+
+        Returns:
+            builtins.list[StagedUploadPart].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.uploads.stage(original_filename=original_filename, num_parts=num_parts, staging_type=staging_type, metadata=metadata))
+
+    def complete(self, staging_type: str = 'core', *, upload_id: str, new_filename: str, etag_data: Sequence[UploadPartETag | Mapping[str, Any]]) -> dict[str, Any]:
+        """Complete a staged multipart upload with the ETags of its parts.
+
+        Args:
+            staging_type: The staging area; the platform's SDK sends core.
+            upload_id: The staging answer's upload_id.
+            new_filename: The staging answer's new_filename.
+            etag_data: Every part's ETag, by part number. A plain dict works too.
+
+        Returns:
+            dict[str, Any].
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.uploads.complete(staging_type=staging_type, upload_id=upload_id, new_filename=new_filename, etag_data=etag_data))
+
+
+class DataFiles:
+    """``client.data_files``: GET /data_entries/raw_data/{data_id} GET /data_entries/processed_data/{data_id}."""
+
+    def __init__(self, client: Runner) -> None:
+        self._client = client
+
+    def raw(self, data_id: str, return_as: str = 'url-download') -> FileLocation:
+        """Where to download the raw file of a data entry (a presigned URL).
+
+        Args:
+            data_id: The data entry UUID.
+            return_as: How to answer; the platform's SDK sends url-download.
+
+        Returns:
+            FileLocation.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.data_files.raw(data_id=data_id, return_as=return_as))
+
+    def processed(self, data_id: str, return_as: str = 'url-download') -> FileLocation:
+        """Where to download the processed file of a data entry (a presigned URL).
+
+        Args:
+            data_id: The data entry UUID.
+            return_as: How to answer; the platform's SDK sends url-download.
+
+        Returns:
+            FileLocation.
+
+        Raises:
+            APIStatusError: The server answered an error status (a subclass per status).
+            APIConnectionError: The server could not be reached or the request timed out.
+            ResponseValidationError: The response does not fit the model.
+        """
+        return self._client._run(lambda: self._client._async_client.data_files.processed(data_id=data_id, return_as=return_as))
+
+
 class SyncResources:
     """The API areas of a ``Client``."""
 
@@ -343,6 +432,8 @@ class SyncResources:
     physical_samples: PhysicalSamples
     projects: Projects
     data_entries: DataEntries
+    uploads: Uploads
+    data_files: DataFiles
 
     def _init_resources(self, client: Runner) -> None:
         self.synthesis_instruments = SynthesisInstruments(client)
@@ -356,3 +447,5 @@ class SyncResources:
         self.physical_samples = PhysicalSamples(client)
         self.projects = Projects(client)
         self.data_entries = DataEntries(client)
+        self.uploads = Uploads(client)
+        self.data_files = DataFiles(client)

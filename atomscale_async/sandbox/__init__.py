@@ -4,7 +4,8 @@ Serve seeded, realistic data (synthesis instruments, target materials, the catal
 SIMS, OES, XPS, XRD, photoluminescence and Raman results; any other kind of the SDK's
 kind table with data synthesised from its schema) in-process or on 127.0.0.1 (from a
 thread, or with `SandboxServer(process=True)` from a child process that does not share
-the client's GIL), and inject faults (latency, 5xx, 429 with `Retry-After`, dropped connections) to
+the client's GIL), accept uploads and serve downloads through presigned URLs on a local S3
+server (moto's), and inject faults (latency, 5xx, 429 with `Retry-After`, dropped connections) to
 exercise a client's error handling.
 
 Example:
@@ -32,7 +33,13 @@ from atomscale_async.sandbox._faults import ConnectionDropped, Faults
 from atomscale_async.sandbox._state import MAX_DATA_IDS, SandboxState, ServerStats
 
 if _typing.TYPE_CHECKING:
-    from atomscale_async.sandbox._app import catalogue_ids, create_app, sandbox_state
+    from atomscale_async.sandbox._app import (
+        catalogue_ids,
+        create_app,
+        sandbox_files,
+        sandbox_state,
+    )
+    from atomscale_async.sandbox._files import ObjectStore, SandboxFiles, StoreFaults
     from atomscale_async.sandbox._server import SandboxServer, serve
 
 __all__ = [
@@ -41,12 +48,16 @@ __all__ = [
     "CatalogueEntry",
     "ConnectionDropped",
     "Faults",
+    "ObjectStore",
     "SandboxConfig",
+    "SandboxFiles",
     "SandboxServer",
     "SandboxState",
     "ServerStats",
+    "StoreFaults",
     "catalogue_ids",
     "create_app",
+    "sandbox_files",
     "sandbox_state",
     "serve",
 ]
@@ -56,7 +67,11 @@ __all__ = [
 _LAZY = {
     "catalogue_ids": "_app",
     "create_app": "_app",
+    "sandbox_files": "_app",
     "sandbox_state": "_app",
+    "ObjectStore": "_files",
+    "SandboxFiles": "_files",
+    "StoreFaults": "_files",
     "SandboxServer": "_server",
     "serve": "_server",
 }

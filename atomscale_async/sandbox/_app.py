@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._faults import FaultMiddleware
+from atomscale_async.sandbox._files import SandboxFiles, file_routes
 from atomscale_async.sandbox._state import (
     MAX_DATA_IDS,
     RESULT_ROUTES,
@@ -32,6 +33,7 @@ __all__ = [
     "ServerStats",
     "catalogue_ids",
     "create_app",
+    "sandbox_files",
     "sandbox_state",
 ]
 
@@ -43,6 +45,15 @@ def sandbox_state(app: Starlette) -> SandboxState:
         msg = "this app was not made by atomscale_async.sandbox.create_app"
         raise TypeError(msg)
     return state
+
+
+def sandbox_files(app: Starlette) -> SandboxFiles:
+    """The `SandboxFiles` (object store and file endpoints) of an app made by `create_app`."""
+    files = getattr(app.state, "files", None)
+    if not isinstance(files, SandboxFiles):
+        msg = "this app was not made by atomscale_async.sandbox.create_app"
+        raise TypeError(msg)
+    return files
 
 
 def catalogue_ids(app: Starlette, kind: str | None = None) -> list[str]:
@@ -183,6 +194,7 @@ def create_app(config: SandboxConfig | None = None, **options: Any) -> Starlette
     """
     config = (SandboxConfig() if config is None else config).replace(**options)
     state = SandboxState(config)
+    files = SandboxFiles(state)
     api = _Api(state)
     routes = [
         Route("/instruments/synthesis/", api.list_instruments, methods=["GET"]),
@@ -194,6 +206,8 @@ def create_app(config: SandboxConfig | None = None, **options: Any) -> Starlette
         Route("/projects/{project_id}/physical_samples", api.list_project_samples, methods=["GET"]),
         # Every result endpoint of the SDK's kind table.
         *(Route(route.path, api.get_result(route), methods=["GET"]) for route in RESULT_ROUTES),
+        # Uploads and downloads, through presigned URLs on the object store.
+        *file_routes(files),
     ]
     app = Starlette(
         routes=routes,
@@ -207,4 +221,5 @@ def create_app(config: SandboxConfig | None = None, **options: Any) -> Starlette
     # The API's paths are exact: no redirect from /target-materials to /target-materials/.
     app.router.redirect_slashes = False
     app.state.sandbox = state
+    app.state.files = files
     return app

@@ -52,6 +52,16 @@ class SandboxConfig:
         validator=Bounds(16),
         metadata=knob_help("points of each OES wavelength grid (200 to 900 nm)", "N"),
     )
+    raw_file_bytes: int = attrs.field(
+        default=64 * 1024,
+        validator=Bounds(16),
+        metadata=knob_help("size of each seeded entry's synthetic raw file, in bytes", "N"),
+    )
+    analysis_seconds: float = attrs.field(
+        default=0.5,
+        validator=Bounds(0),
+        metadata=knob_help("seconds an uploaded file's entry stays pending", "S"),
+    )
     faults: Faults = attrs.field(factory=Faults)
 
     def replace(self, **changes: Any) -> Self:

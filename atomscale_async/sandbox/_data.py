@@ -305,6 +305,27 @@ class Catalogue:
             found = self._records[data_id] = (entry.to_json(self.seed), entry.details(self.seed))
         return found
 
+    def add(self, entry: CatalogueEntry, record: JSONObject, details: EntryDetails) -> None:
+        """Add an entry (an upload) with its catalogue record and details, as answered."""
+        self._entries[entry.data_id] = entry
+        self._ids.append(entry.data_id)
+        self._records[entry.data_id] = (record, details)
+
+    def set_status(self, data_id: str, status: str) -> None:
+        """Change the pipeline status of a known entry (an upload's analysis ran)."""
+        record, details = self.record(data_id)
+        record = {**record, "pipeline_status": status}
+        self._records[data_id] = (record, attrs.evolve(details, status=status))
+
+    def set_raw_file(self, data_id: str, sha3_256: str, raw_name: str) -> None:
+        """Give a known entry the checksum and name of the raw file made for it."""
+        record, details = self.record(data_id)
+        self._records[data_id] = ({**record, "sha3_256": sha3_256, "raw_name": raw_name}, details)
+
+    def sample_prefixes(self, kind: str) -> tuple[str, ...]:
+        """The sample name prefixes whose samples a kind measures (`GaN-S`...)."""
+        return tuple(_SAMPLE_PREFIXES.get(kind, _ANY_SAMPLE_PREFIX))
+
     def sample_names(self) -> dict[str, int]:
         """Each physical sample's name and how many entries measured it."""
         counts: dict[str, int] = {}

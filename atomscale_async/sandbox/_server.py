@@ -32,7 +32,13 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from atomscale_async.sandbox._app import SandboxState, ServerStats, create_app, sandbox_state
+from atomscale_async.sandbox._app import (
+    SandboxState,
+    ServerStats,
+    create_app,
+    sandbox_files,
+    sandbox_state,
+)
 from atomscale_async.sandbox._config import SandboxConfig
 from atomscale_async.sandbox._data import warm_up
 from atomscale_async.sandbox._faults import DROP_EXTENSION, Faults
@@ -282,6 +288,7 @@ class SandboxServer:
             server.force_exit = True
             thread.join(timeout)
         self._thread = None
+        sandbox_files(self.app).close()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -503,6 +510,8 @@ def serve(
     app = create_app(config, **options)
     config = sandbox_state(app).config
     api_key, entries, seed = config.api_key, config.entries, config.seed
+    files = sandbox_files(app)
+    files.start()  # uploads and downloads work from the first request
     sock = _bind(host, port)
     try:
         if not quiet:
@@ -511,7 +520,8 @@ def serve(
                 key = "the key given"
             print(
                 f"Atomscale sandbox on {_base_url(host, sock.getsockname()[1])} "
-                f"({entries} entries, seed {seed}); X-API-KEY: {key}. Ctrl+C stops it.",
+                f"({entries} entries, seed {seed}); X-API-KEY: {key}; "
+                f"files on the S3 server {files.store.endpoint_url}/. Ctrl+C stops it.",
                 file=sys.stderr,
                 flush=True,
             )
@@ -521,3 +531,4 @@ def serve(
             _server(app, quiet_logging=False).run(sockets=[sock])
     finally:
         sock.close()
+        files.close()

@@ -20,6 +20,10 @@ and use it::
         atomscale_mock.override("GET", "oes/{data_id}", status_code=503)
         ...
 
+The `atomscale_sandbox` fixture serves a real sandbox on 127.0.0.1 instead, with its S3
+object store (moto's server), for uploads and downloads end to end; it sets the same
+variables. It needs the `sandbox` extra.
+
 Override the `atomscale_mock_options` fixture to change the data (e.g.
 `{"entries": 200, "seed": 3}`), or use `AtomscaleMock` as a context manager outside
 pytest. Requires the `testing` extra (respx and pytest):
@@ -47,6 +51,8 @@ __all__ = [
     "Override",
     "atomscale_mock",
     "atomscale_mock_options",
+    "atomscale_sandbox",
+    "atomscale_sandbox_options",
 ]
 
 
@@ -91,3 +97,29 @@ def atomscale_mock(
             f"atomscale_mock: {len(mock.unmocked)} request(s) were not mocked: {shown}{more}",
             pytrace=False,
         )
+
+
+@pytest.fixture
+def atomscale_sandbox_options() -> dict[str, Any]:
+    """The options of the `SandboxServer` that `atomscale_sandbox` starts (override it)."""
+    return {"entries": 100}
+
+
+@pytest.fixture
+def atomscale_sandbox(
+    atomscale_sandbox_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A sandbox served on 127.0.0.1 for one test, with its S3 object store started.
+
+    Yields the `atomscale_async.sandbox.SandboxServer`; clients built without arguments
+    talk to it. Uploads and downloads go to its object store (moto's S3 server), which
+    it stops with the sandbox.
+    """
+    from atomscale_async.sandbox import SandboxServer, sandbox_files
+
+    with SandboxServer(**atomscale_sandbox_options) as server:
+        sandbox_files(server.app).start()
+        if server.api_key is not None:
+            monkeypatch.setenv("ATOMSCALE_API_KEY", server.api_key)
+        monkeypatch.setenv("ATOMSCALE_BASE_URL", server.base_url)
+        yield server
