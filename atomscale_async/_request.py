@@ -8,7 +8,8 @@ per attempt. It returns the body of a 2xx response. The bytes move through
 ``_transports``.
 
 A 429 whose ``Retry-After`` is at most ``max_retry_after`` is waited out and
-re-sent without using up ``max_retries`` (only ``total_timeout`` bounds how often);
+re-sent without using up ``max_retries`` (only ``total_timeout`` bounds how often),
+and so is a 429 without one, after a short wait of its own (``rate_limited_wait``);
 a longer one raises ``RateLimitError`` at once. The wait holds no slot of the
 limiter, and never ends before the ``Retry-After``. Inside ``deferring()`` (the
 bulk fetch) a wait is not slept here: ``RetryLater`` hands it to the caller, which
@@ -43,6 +44,7 @@ from ._retry import (
     Clock,
     backoff,
     parse_retry_after,
+    rate_limited_wait,
     retryable_status,
     retryable_transport_error,
 )
@@ -137,11 +139,14 @@ class Deferral:
         not_before: When it may be sent again, on the client's clock.
         attempt: Retries it has used so far.
         deadline: Its ``total_timeout`` deadline on ``anyio.current_time()``, if any.
+        limited: 429 answers without ``Retry-After`` it has had so far.
     """
 
     not_before: float = 0.0
     attempt: int = 0
     deadline: float | None = None
+    #: 429s without ``Retry-After`` it has had so far (they set its own wait).
+    limited: int = 0
 
 
 class RetryLater(Exception):
@@ -238,12 +243,14 @@ async def _attempts(
     query = tuple(params) if params else None
     clock = state.clock
     attempt = 0 if deferral is None else deferral.attempt
+    limited = 0 if deferral is None else deferral.limited
 
     async def wait(seconds: float, next_attempt: int) -> None:
         if deferral is None:
             await clock.sleep(seconds)
             return
         deferral.attempt = next_attempt
+        deferral.limited = limited
         deferral.not_before = clock.monotonic() + seconds
         raise RetryLater(deferral)
 
@@ -265,12 +272,18 @@ async def _attempts(
             return content
         # A server may echo the key back: an error (and this frame) shows it as ***.
         content = state.api_key.redact_bytes(content)
-        if status == 429 and retry_after is not None:
-            if retry_after > options.max_retry_after:
+        if status == 429:
+            if retry_after is not None and retry_after > options.max_retry_after:
                 raise _status_error(response, content, method, url, retry_after, state.api_key)
-            # Told when to come back: waited out and re-sent, no retry used up (the
-            # limiter logs how the client as a whole slows down).
-            await wait(retry_after, attempt)
+            # No Retry-After (many gateways send none) is a rate limit all the same:
+            # the limiter paces the client down; this request waits a short while
+            # of its own, then its turn.
+            delay = rate_limited_wait(limited, clock) if retry_after is None else retry_after
+            limited += retry_after is None
+            # Waited out and re-sent, no retry used up (the limiter logs how the
+            # client as a whole slows down).
+            _log_rate_limited(method, path, delay, retry_after)
+            await wait(delay, attempt)
             continue
         if retryable_status(method, status) and attempt < options.max_retries:
             if retry_after is None:
@@ -421,6 +434,12 @@ def _log_retry(
         options.max_retries,
         what,
     )
+
+
+def _log_rate_limited(method: str, path: str, wait: float, retry_after: float | None) -> None:
+    """One INFO line per 429: which request, and how long it waits before it is re-sent."""
+    told = "no Retry-After" if retry_after is None else f"Retry-After {retry_after:g} s"
+    logger.info("rate limited: %s /%s answered 429 (%s); waiting %.2f s", method, path, told, wait)
 
 
 def _log(method: str, path: str, status: Any, started: float, attempt: int) -> None:

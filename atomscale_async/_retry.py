@@ -30,6 +30,7 @@ __all__ = [
     "Clock",
     "backoff",
     "parse_retry_after",
+    "rate_limited_wait",
     "retryable_status",
     "retryable_transport_error",
 ]
@@ -84,6 +85,21 @@ def retryable_transport_error(method: str, exc: httpx.TransportError | httpx.Dec
 def backoff(attempt: int, clock: Clock) -> float:
     """Seconds to wait before retry number ``attempt + 1``."""
     delay = min(MAX_BACKOFF, INITIAL_BACKOFF * 2**attempt)
+    return float(delay * (1 - 0.25 * clock.random()))
+
+
+#: A 429 without ``Retry-After`` waits this long before it is re-sent, doubling up to the cap.
+RATE_LIMITED_WAIT = 0.1
+MAX_RATE_LIMITED_WAIT = 1.0
+
+
+def rate_limited_wait(limited: int, clock: Clock) -> float:
+    """Seconds a request waits after its ``limited + 1``-th 429 without ``Retry-After``.
+
+    Short, as the limiter's pace (cut by the same 429s) sets how fast the client
+    as a whole sends; this only keeps one request from coming straight back.
+    """
+    delay = min(MAX_RATE_LIMITED_WAIT, RATE_LIMITED_WAIT * 2 ** min(limited, 10))
     return float(delay * (1 - 0.25 * clock.random()))
 
 

@@ -406,6 +406,21 @@ async def test_a_refused_id_waits_its_retry_after_without_holding_a_worker(
     assert api.max_in_progress == 1, "the call's concurrency=1 holds for resumed ids too"
 
 
+async def test_429s_without_retry_after_lose_no_id_and_use_up_no_retry(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    api = LimitedAPI(router, clock)
+    ids = [f"o{i:03d}" for i in range(12)]
+    for data_id in ids[:8]:
+        api.refuse[data_id] = [httpx.Response(429)] * 5
+    async with make_client(max_concurrency=4, max_retries=1) as client:
+        with anyio.fail_after(10):
+            results = await client.get(ids, data_type="oes")
+    assert [r.data_id for r in results] == ids
+    assert api.successes() == dict.fromkeys(ids, 1), "exactly one 2xx per id"
+    assert len(api.starts("o000")) == 6
+
+
 async def test_a_resumed_id_keeps_count_of_its_retries(
     router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
 ) -> None:

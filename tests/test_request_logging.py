@@ -48,12 +48,14 @@ async def test_a_rate_limit_pause_is_one_line_when_it_begins_and_one_when_it_end
         for _ in range(20):
             tg.start_soon(client._request, "GET", "instruments/synthesis/")
     assert arrived == 26
-    lines = _lines(caplog, logging.INFO)
+    every = _lines(caplog, logging.INFO)
+    assert sum("answered 429" in line for line in every) == 6, "each 429 says so"
+    lines = [line for line in every if line.startswith("rate limit:")]
     paused = [line for line in lines if line.startswith("rate limit: paused for 0.2 s")]
     assert paused, lines
     assert len(lines) <= 2 * len(paused) + 2, "lines at changes of state, not per request"
     assert not lines[-1].startswith("rate limit: paused"), "the end of a pause is a line too"
-    assert not any(line.startswith("retrying") for line in lines), "a 429 waited is no retry"
+    assert not any(line.startswith("retrying") for line in every), "a 429 waited is no retry"
 
 
 async def test_each_retry_is_one_line_naming_the_request_and_what_failed(

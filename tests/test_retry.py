@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -83,11 +84,11 @@ async def test_get_is_retried_on_5xx_408_429_with_exponential_backoff(
             httpx.Response(200, json=OES),
         ]
     )
-    async with make_client(max_retries=3) as client:
+    async with make_client(max_retries=2) as client:
         result = await client.oes.get("x")
     assert result.id == "oes_001"
     assert route.call_count == 4
-    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert clock.sleeps == [0.5, 1.0, 0.1], "the 429 waits its own short wait, no retry"
 
 
 async def test_backoff_is_capped_and_jittered(make_client: ClientFactory) -> None:
@@ -191,6 +192,42 @@ async def test_a_429_with_retry_after_is_re_sent_without_using_up_retries(
     assert result.id == "oes_001"
     assert route.call_count == 7
     assert clock.sleeps == [1] * 6
+
+
+async def test_a_429_without_retry_after_is_re_sent_without_using_up_retries(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    route = router.get("oes/x").mock(
+        side_effect=[httpx.Response(429)] * 8 + [httpx.Response(200, json=OES)]
+    )
+    async with make_client(max_retries=0) as client:
+        result = await client.oes.get("x")
+        assert client.rate_limit_state.rate is not None, "the 429s paced the limiter"
+    assert result.id == "oes_001"
+    assert route.call_count == 9
+    waits = [s for s in clock.sleeps if s >= 0.1]
+    assert waits[:5] == [0.1, 0.2, 0.4, 0.8, 1.0]
+    assert max(clock.sleeps) == 1.0
+
+
+async def test_a_429_is_logged_at_info_with_its_wait(
+    router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    router.get("oes/x").mock(
+        side_effect=[
+            httpx.Response(429),
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            httpx.Response(200, json=OES),
+        ]
+    )
+    caplog.set_level(logging.INFO, logger="atomscale_async")
+    async with make_client(max_retries=0) as client:
+        await client.oes.get("x")
+    lines = [r.getMessage() for r in caplog.records if "answered 429" in r.getMessage()]
+    assert lines == [
+        "rate limited: GET /oes/x answered 429 (no Retry-After); waiting 0.10 s",
+        "rate limited: GET /oes/x answered 429 (Retry-After 2 s); waiting 2.00 s",
+    ]
 
 
 async def test_429s_are_re_sent_until_the_total_timeout(router: respx.MockRouter) -> None:
