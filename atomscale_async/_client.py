@@ -141,6 +141,15 @@ def _check_count(name: str, value: object, minimum: int) -> int:
     return value
 
 
+def _retry_wait(max_retry_wait: float | None, max_retry_after: float | None) -> float:
+    """``max_retry_wait``, or its former name ``max_retry_after``, checked."""
+    if max_retry_after is None:
+        return _check_seconds("max_retry_wait", max_retry_wait)
+    if max_retry_wait is not None and max_retry_wait != DEFAULT_MAX_RETRY_AFTER:
+        raise ValueError("pass max_retry_wait or its former name max_retry_after, not both")
+    return _check_seconds("max_retry_after", max_retry_after)
+
+
 def _check_seconds(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ValueError(f"{name} must be a positive, finite number of seconds, got {value!r}")
@@ -173,8 +182,11 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         http_client: An ``httpx.AsyncClient`` to send through instead of the
             default one; the SDK does not close it. Its headers, auth, hooks and
             cookies apply, but not its timeout: ``timeout=`` above wins.
-        max_retry_after: The longest ``Retry-After`` (seconds) honoured by
-            waiting; a longer one raises ``RateLimitError`` at once.
+        max_retry_wait: The longest ``Retry-After`` (seconds) honoured by
+            waiting, 60 s by default; a longer one raises ``RateLimitError`` (with
+            its ``retry_after``) at once, logs a warning, and pauses the client for
+            no longer than this.
+        max_retry_after: The former name of ``max_retry_wait``.
         total_timeout: Seconds one request may take, its retries and waits included
             (each request of a bulk call on its own; ``get(total_timeout=)`` bounds a
             whole bulk call). Reading a body counts.
@@ -204,7 +216,8 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         max_retries: int = 2,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         http_client: httpx.AsyncClient | None = None,
-        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_AFTER,
+        max_retry_after: float | None = None,
         total_timeout: float | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_catalogue_response_bytes: int = DEFAULT_MAX_CATALOGUE_RESPONSE_BYTES,
@@ -225,7 +238,7 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         options = RequestOptions(
             timeout=_resolve_timeout(timeout),
             max_retries=_check_count("max_retries", max_retries, 0),
-            max_retry_after=_check_seconds("max_retry_after", max_retry_after),
+            max_retry_after=_retry_wait(max_retry_wait, max_retry_after),
             total_timeout=None
             if total_timeout is None
             else _check_seconds("total_timeout", total_timeout),
@@ -294,6 +307,7 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
         *,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
+        max_retry_wait: float | None = None,
         max_retry_after: float | None = None,
         total_timeout: float | None = None,
         max_response_bytes: int | None = None,
@@ -312,8 +326,8 @@ class AsyncClient(AsyncResources, AsyncBulkMethods):
             changes["timeout"] = _resolve_timeout(timeout)
         if max_retries is not None:
             changes["max_retries"] = _check_count("max_retries", max_retries, 0)
-        if max_retry_after is not None:
-            changes["max_retry_after"] = _check_seconds("max_retry_after", max_retry_after)
+        if max_retry_wait is not None or max_retry_after is not None:
+            changes["max_retry_after"] = _retry_wait(max_retry_wait, max_retry_after)
         if total_timeout is not None:
             changes["total_timeout"] = _check_seconds("total_timeout", total_timeout)
         for name, limit in (

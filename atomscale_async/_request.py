@@ -19,10 +19,12 @@ resumes the request later and meanwhile sends others.
 from __future__ import annotations
 
 import contextvars
+import email.utils
 import logging
 import platform
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -256,7 +258,7 @@ async def _attempts(
 
     while True:
         response, content, retry_after, failure, retry = await _attempt(
-            state, method, url, path, query, body, timeout, max_bytes, attempt
+            state, method, url, path, query, body, timeout, max_bytes, attempt, options
         )
         if failure is not None:
             if retry and attempt < options.max_retries:
@@ -274,6 +276,14 @@ async def _attempts(
         content = state.api_key.redact_bytes(content)
         if status == 429:
             if retry_after is not None and retry_after > options.max_retry_after:
+                logger.warning(
+                    "rate limited: %s /%s answered 429 with Retry-After %g s, longer than "
+                    "max_retry_wait=%g s: RateLimitError",
+                    method,
+                    path,
+                    retry_after,
+                    options.max_retry_after,
+                )
                 raise _status_error(response, content, method, url, retry_after, state.api_key)
             # No Retry-After (many gateways send none) is a rate limit all the same:
             # the limiter paces the client down; this request waits a short while
@@ -310,6 +320,7 @@ async def _attempt(
     timeouts: httpx.Timeout,
     max_bytes: int,
     attempt: int,
+    options: RequestOptions,
 ) -> tuple[
     httpx.Response | None,
     bytes,
@@ -337,10 +348,29 @@ async def _attempt(
     status = response.status_code
     retry_after = None
     if status >= 300:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-    limiter.release(ticket, _answer(status), retry_after)
+        # An HTTP date is read against the server's own Date: clock skew does not count.
+        retry_after = parse_retry_after(
+            response.headers.get("retry-after"), now=_server_date(response.headers.get("date"))
+        )
+    # The client pauses for no longer than the longest wait it honours.
+    limiter.release(
+        ticket,
+        _answer(status),
+        None if retry_after is None else min(retry_after, options.max_retry_after),
+    )
     _log(method, path, status, started, attempt)
     return response, content, retry_after, None, False
+
+
+def _server_date(value: str | None) -> datetime | None:
+    """The time of a ``Date`` header, or None when it is missing or unreadable."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _connection_error(

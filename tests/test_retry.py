@@ -161,6 +161,47 @@ async def test_long_retry_after_raises_rate_limit_error_with_the_wait(
     assert route.call_count == 1
 
 
+async def test_an_http_date_retry_after_is_read_against_the_servers_date(
+    router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
+) -> None:
+    skewed = datetime.now(UTC) - timedelta(hours=2)  # the server's clock is 2 h behind
+    headers = {
+        "Date": email.utils.format_datetime(skewed, usegmt=True),
+        "Retry-After": email.utils.format_datetime(skewed + timedelta(seconds=5), usegmt=True),
+    }
+    router.get("oes/x").mock(
+        side_effect=[httpx.Response(429, headers=headers), httpx.Response(200, json=OES)]
+    )
+    async with make_client() as client:
+        await client.oes.get("x")
+    assert clock.sleeps == [5]
+
+
+async def test_a_retry_after_beyond_max_retry_wait_warns_and_pauses_no_longer(
+    router: respx.MockRouter, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    router.get(url__regex=r"/oes/.*").respond(429, headers={"Retry-After": "3600"})
+    caplog.set_level(logging.WARNING, logger="atomscale_async")
+    async with make_client(max_concurrency=1, max_retry_wait=30) as client:
+        for _ in range(3):
+            with pytest.raises(RateLimitError) as info:
+                await client.oes.get("x")
+        state = client.rate_limit_state
+    assert info.value.retry_after == 3600
+    assert state.state == "paused"
+    assert state.paused_until is not None
+    assert state.paused_until - client._state.clock.monotonic() <= 30
+    assert any("longer than max_retry_wait=30 s" in r.getMessage() for r in caplog.records)
+
+
+def test_max_retry_after_is_the_former_name_of_max_retry_wait() -> None:
+    client = AsyncClient(API_KEY, base_url=BASE_URL, max_retry_after=5)
+    assert client._options.max_retry_after == 5
+    assert client.with_options(max_retry_wait=7)._options.max_retry_after == 7
+    with pytest.raises(ValueError, match="not both"):
+        AsyncClient(API_KEY, base_url=BASE_URL, max_retry_wait=5, max_retry_after=6)
+
+
 async def test_a_429_delays_only_its_own_request(
     router: respx.MockRouter, make_client: ClientFactory, clock: FakeClock
 ) -> None:
