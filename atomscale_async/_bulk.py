@@ -64,7 +64,14 @@ from ._generated.models import DataEntry
 from ._generated.resources import RequestSender
 from ._limiter import RateLimitState
 from ._model import Model
-from ._request import Deferral, RetryLater, SharedState, deferring
+from ._request import (
+    RATE_LIMIT_TALLY,
+    Deferral,
+    RateLimitTally,
+    RetryLater,
+    SharedState,
+    deferring,
+)
 from ._warnings import warn_at
 
 if TYPE_CHECKING:
@@ -359,6 +366,7 @@ class _Run:
     ) -> None:
         self.client = client
         self.name = name
+        self.rate_limited = RateLimitTally()
         self.entries = entries or {}
         self.call_site = call_site
         self.data_type = data_type
@@ -423,14 +431,18 @@ class _Run:
             detail = f" ({self.timed_out_count} timed out)" if self.timed_out_count else ""
             if self.done < self.total:
                 detail += f", {self.total - self.done} not fetched (stopped early)"
+            limited, waits = self.rate_limited, ""
+            if limited.answers:
+                waits = f" ({limited.answers} rate-limited, waited {limited.waited:.1f} s)"
             _logger.info(
-                "%s: %d ids, %d ok, %d failed%s in %.2f s",
+                "%s: %d ids, %d ok, %d failed%s in %.2f s%s",
                 self.name,
                 self.total,
                 self.done - self.failed,
                 self.failed,
                 detail,
                 anyio.current_time() - started,
+                waits,
             )
 
     async def fetch(
@@ -502,6 +514,7 @@ class _Run:
         """Fetch every id; at the call's deadline, time out the ids left."""
         ids = self.ids
         deadline = math.inf if self.total_timeout is None else started + self.total_timeout
+        RATE_LIMIT_TALLY.set(self.rate_limited)  # the fetch tasks started below share it
         try:
             bug: BaseException | None = None
             try:

@@ -284,6 +284,7 @@ async def _attempts(
                     retry_after,
                     options.max_retry_after,
                 )
+                _count_rate_limited(0.0)
                 raise _status_error(response, content, method, url, retry_after, state.api_key)
             # No Retry-After (many gateways send none) is a rate limit all the same:
             # the limiter paces the client down; this request waits a short while
@@ -466,8 +467,30 @@ def _log_retry(
     )
 
 
+@attrs.define
+class RateLimitTally:
+    """The 429 answers of one bulk call, and the waits they caused (for its summary)."""
+
+    answers: int = 0
+    waited: float = 0.0
+
+
+#: The tally of the bulk call a request belongs to (its tasks inherit the context).
+RATE_LIMIT_TALLY: contextvars.ContextVar[RateLimitTally | None] = contextvars.ContextVar(
+    "atomscale_rate_limit_tally", default=None
+)
+
+
+def _count_rate_limited(wait: float) -> None:
+    tally = RATE_LIMIT_TALLY.get()
+    if tally is not None:
+        tally.answers += 1
+        tally.waited += wait
+
+
 def _log_rate_limited(method: str, path: str, wait: float, retry_after: float | None) -> None:
     """One INFO line per 429: which request, and how long it waits before it is re-sent."""
+    _count_rate_limited(wait)
     told = "no Retry-After" if retry_after is None else f"Retry-After {retry_after:g} s"
     logger.info("rate limited: %s /%s answered 429 (%s); waiting %.2f s", method, path, told, wait)
 

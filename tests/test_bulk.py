@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import re
 import warnings
 from collections.abc import AsyncGenerator, Callable
 
@@ -1169,3 +1170,27 @@ async def test_a_timed_out_id_names_the_url_of_its_kinds_endpoint(
     assert isinstance(error, APITimeoutError)
     assert error.url == f"{BASE_URL}photoluminescence/pl%2F1"
     assert sent == [error.url]  # the URL the request went to
+
+
+async def test_the_bulk_summary_counts_the_429s_and_the_time_they_made_it_wait(
+    router: respx.MockRouter,
+    make_client: ClientFactory,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="atomscale_async")
+    api = LimitedAPI(router, clock)
+    ids = ["o000", "o001", "o002"]
+    api.refuse["o001"] = [limited(1)]
+    async with make_client() as client:
+        with anyio.fail_after(10):
+            await client.get(ids, data_type="oes")
+            await client.get(ids, data_type="oes")  # no 429 this time: no tally
+    rate_limited = [m for m in bulk_summaries(caplog) if m.startswith("rate limited: ")]
+    assert len(rate_limited) == 1
+    summaries = [m for m in bulk_summaries(caplog) if m.startswith("get: ")]
+    assert re.fullmatch(
+        r"get: 3 ids, 3 ok, 0 failed in \d+\.\d\d s \(1 rate-limited, waited 1\.0 s\)",
+        summaries[0],
+    ), summaries
+    assert re.fullmatch(r"get: 3 ids, 3 ok, 0 failed in \d+\.\d\d s", summaries[1]), summaries
