@@ -7,7 +7,9 @@ wrong overload (or a lost one) fails here, not in a user's editor.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import attrs
@@ -20,6 +22,13 @@ from atomscale_async._model import ResultModel
 mypy_api = pytest.importorskip("mypy.api")
 
 ROOT = Path(__file__).resolve().parent.parent
+# mypy's cache records the installed packages it read: one per environment, since
+# sessions on other Pythons or dependency floors run side by side and would corrupt
+# a shared one ("Cannot find component ... for 'anyio.abc...'").
+_PREFIX = Path(sys.prefix)
+CACHE_DIR = (_PREFIX if os.access(_PREFIX, os.W_OK) else ROOT / ".mypy_cache") / (
+    f".mypy_cache_typing_{sys.version_info[0]}{sys.version_info[1]}"
+)
 
 
 def _snippet() -> str:
@@ -78,7 +87,7 @@ def test_get_and_iter_results_are_typed_by_kind(tmp_path: Path) -> None:
             "--config-file",
             str(ROOT / "pyproject.toml"),
             "--cache-dir",
-            str(ROOT / ".mypy_cache"),
+            str(CACHE_DIR),
             "--no-error-summary",
             "--show-error-codes",
             "--hide-error-context",
