@@ -99,7 +99,54 @@ def test_an_upload_becomes_a_pending_then_analysed_entry_with_the_file_checksum(
 def test_completing_with_a_wrong_etag_is_refused(server: SandboxServer) -> None:
     staged = _stage(server, "bad.csv", 1)
     assert httpx.put(str(staged[0]["url"]), content=b"x" * 100).status_code == 200
-    assert _complete(server, staged[0], ['"0123456789abcdef0123456789abcdef"']).status_code == 422
+    assert _complete(server, staged[0], ['"0123456789abcdef0123456789abcdef"']).status_code == 409
+
+
+def test_an_etag_no_store_could_have_answered_is_a_conflict(server: SandboxServer) -> None:
+    staged = _stage(server, "ctl.csv", 1)
+    assert httpx.put(str(staged[0]["url"]), content=b"x").status_code == 200
+    assert _complete(server, staged[0], ['"\x0bab"']).status_code == 409
+
+
+@pytest.mark.parametrize("name", ["\x13ctl\x7f.csv", ".", "..", "  ", "é è%2F.csv", "a" * 255])
+def test_any_name_the_description_allows_is_staged_and_kept_as_sent(
+    server: SandboxServer, name: str
+) -> None:
+    # S3 takes no control character in a key (moto answered 500): the key is encoded.
+    staged = _stage(server, name, 1)
+    assert httpx.put(str(staged[0]["url"]), content=b"x" * 10).status_code == 200
+    etag = httpx.put(str(staged[0]["url"]), content=b"x" * 10).headers["ETag"]
+    assert _complete(server, staged[0], [etag]).status_code == 200
+    assert _entry(server, str(staged[0]["data_id"]))["raw_name"] == name
+
+
+@pytest.mark.parametrize("name", ["", "dir/file.csv", "a" * 256])
+def test_a_name_that_is_not_a_file_name_is_refused(server: SandboxServer, name: str) -> None:
+    answer = httpx.post(
+        f"{server.base_url}data_entries/raw_data/staged/upload_urls/",
+        params={"original_filename": name, "num_parts": 1},
+        headers={"X-API-KEY": server.api_key or ""},
+    )
+    assert answer.status_code == 422
+    assert "original_filename" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("number", [0, -3, 10_001])
+def test_a_part_number_out_of_range_is_refused_not_a_server_error(
+    server: SandboxServer, number: int
+) -> None:
+    staged = _stage(server, "range.csv", 1)
+    answer = httpx.post(
+        f"{server.base_url}data_entries/raw_data/staged/upload_urls/complete/",
+        headers={"X-API-KEY": server.api_key or ""},
+        json={
+            "upload_id": staged[0]["upload_id"],
+            "new_filename": staged[0]["new_filename"],
+            "etag_data": [{"ETag": '"x"', "PartNumber": number}],
+        },
+    )
+    assert answer.status_code == 422
+    assert "etag_data" in answer.json()["detail"]
 
 
 def test_a_seeded_entry_has_a_raw_file_matching_its_checksum_and_a_processed_one(

@@ -656,7 +656,7 @@ class UploadPartETag(Model):
 
     Attributes:
         ETag: The part's ETag header, quotes included.
-        PartNumber: Part number, from 1.
+        PartNumber: Part number, 1 to 10000.
     """
 
     _input: ClassVar[bool] = True

@@ -343,7 +343,7 @@ class Uploads:
 
         Args:
             original_filename: The file's name (no directory).
-            num_parts: Parts of the file: its size divided by the part size, rounded up (at least 1).
+            num_parts: Parts of the file: its size divided by the part size, rounded up (1 to 10000, S3's limit).
             staging_type: The staging area; the platform's SDK sends core.
             metadata: Metadata attached to the new entry, free-form. Omitted from the body when not given.
 

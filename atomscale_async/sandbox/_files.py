@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 import attrs
 import orjson
@@ -372,7 +373,7 @@ class SandboxFiles:
     def answer_stage(self, query: Mapping[str, list[str]], body: bytes) -> Answer:
         """``POST data_entries/raw_data/staged/upload_urls/``: one presigned URL a part."""
         name = (query.get("original_filename") or [""])[-1]
-        if not name.strip() or PurePath(name).name != name:
+        if not name or "/" in name or "\x00" in name or len(name) > 255:
             return _json({"detail": "original_filename must be a file name"}, 422)
         try:
             num_parts = int((query.get("num_parts") or [""])[-1])
@@ -389,7 +390,9 @@ class SandboxFiles:
             if not isinstance(metadata, dict):
                 return _json({"detail": "the body must be a JSON object"}, 422)
         data_id = str(uuid.uuid4())
-        key = f"staged/{data_id}/{name}"
+        # The store's key is the name percent-encoded: any name the API accepts is a key S3
+        # takes (a control character or a lone "." is not); the entry keeps the name as sent.
+        key = f"staged/{data_id}/{quote(name, safe='')}"
         upload_id = self.store.create_multipart(key)
         with self._lock:
             self._staged[upload_id] = _Staged(key, name, data_id, metadata)
@@ -413,16 +416,23 @@ class SandboxFiles:
             parts = [(int(p["PartNumber"]), str(p["ETag"])) for p in sent["etag_data"]]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return _json({"detail": "expected upload_id, new_filename and etag_data"}, 422)
+        if not parts or not all(1 <= number <= 10_000 and etag for number, etag in parts):
+            return _json({"detail": "etag_data needs parts numbered 1 to 10000 with ETags"}, 422)
         with self._lock:
             staged = self._staged.get(upload_id)
         if staged is None or staged.key != new_filename:
             return _json({"detail": f"No staged upload {upload_id}."}, 404)
+        if not all(etag.isascii() and etag.isprintable() for _, etag in parts):
+            # No stored part has such an ETag (S3's are quoted hex), and the XML sent to S3
+            # could not even carry it.
+            return _json({"detail": "an ETag does not match the stored part"}, 409)
         from botocore.exceptions import ClientError
 
         try:
             self.store.complete(staged.key, upload_id, parts)
         except ClientError as exc:
-            return _json({"detail": f"S3 refused to complete the upload: {exc}"}, 422)
+            # The upload's parts do not match what was sent: a conflict with its state.
+            return _json({"detail": f"S3 refused to complete the upload: {exc}"}, 409)
         with self._lock:
             self._staged.pop(upload_id, None)
         sha3, size = self.store.sha3_and_size(staged.key)
